@@ -8,6 +8,8 @@ from typing import List, Optional
 
 import typer
 
+from .errors import UserError
+
 app = typer.Typer(
     name="spacy-bert-ner",
     help="Non-English NER with BERT-family encoders: convert, train, evaluate, package, predict.",
@@ -15,10 +17,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-class UserError(Exception):
-    """A problem the user can fix: printed as one message, no traceback, exit code 1."""
 
 
 def main() -> None:

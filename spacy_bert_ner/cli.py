@@ -19,6 +19,43 @@ app = typer.Typer(
 )
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train(
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help="Training config (.cfg), e.g. configs/ner_trf.cfg."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for model-best and model-last."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to train on; -1 for CPU."),
+):
+    """Train a pipeline from a config; extra `--section.key value` options override the config.
+
+    Checks the corpora and the encoder before anything is built, and turns mixed
+    precision on for GPU runs.
+    """
+    from spacy.cli._util import parse_config_overrides
+
+    from .train import train as run_training
+
+    run_training(config, output, gpu_id, parse_config_overrides(ctx.args))
+
+
+@app.command()
+def package(
+    model: Path = typer.Argument(..., help="Trained pipeline directory, e.g. training/model-best."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for the built wheel."),
+    name: str = typer.Option(..., "--name", help="Package name without the language prefix."),
+    version: str = typer.Option("0.0.1", "--version"),
+    metrics: Optional[Path] = typer.Option(None, "--metrics", help="metrics.json from evaluate, for the meta."),
+    corpus: Optional[str] = typer.Option(None, "--corpus", help="Name of the training corpus, for the meta."),
+    corpus_license: Optional[str] = typer.Option(None, "--corpus-license"),
+    corpus_url: Optional[str] = typer.Option(None, "--corpus-url"),
+):
+    """Build a pip-installable wheel of a trained pipeline, weights included."""
+    from .packaging import package as build_package
+
+    wheel = build_package(model, output, name, version, metrics, corpus, corpus_license, corpus_url)
+    typer.secho(f"Built {wheel}", fg=typer.colors.GREEN)
+
+
 def main() -> None:
     try:
         app()

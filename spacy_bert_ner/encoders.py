@@ -35,7 +35,7 @@ def check_encoder(name: str, setting: str = "components.transformer.model.name")
             else "Check the spelling, your network access to the Hugging Face Hub, or point it at "
             "a local model directory."
         )
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first_line = str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
         raise UserError(f"Cannot load encoder '{name}' (set by {setting}): {first_line}. {hint}") from None
     if not getattr(tokenizer, "is_fast", False):
         raise UserError(

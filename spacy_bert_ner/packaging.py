@@ -1,0 +1,105 @@
+"""Turn a trained pipeline into an installable wheel whose meta says what it is and how good it is."""
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from .errors import UserError
+
+USAGE = """### Usage
+
+```python
+import spacy
+
+nlp = spacy.load("{package}")
+doc = nlp("...")
+print([(ent.text, ent.label_, ent.start_char, ent.end_char) for ent in doc.ents])
+```
+
+Batch prediction over a file: `spacy-bert-ner predict {package} input.jsonl output.jsonl`.
+The transformer weights are inside the package: no download is needed at load time."""
+
+
+def training_settings(config) -> Dict[str, Any]:
+    """The settings a reader of the meta needs to reproduce or judge the training."""
+    training = config.get("training", {})
+    optimizer = training.get("optimizer", {})
+    learn_rate = optimizer.get("learn_rate", {})
+    settings = {
+        "max_steps": training.get("max_steps"),
+        "max_epochs": training.get("max_epochs"),
+        "dropout": training.get("dropout"),
+        "accumulate_gradient": training.get("accumulate_gradient"),
+        "patience": training.get("patience"),
+        "seed": training.get("seed"),
+        "optimizer": optimizer.get("@optimizers"),
+        "learn_rate": learn_rate if isinstance(learn_rate, dict) else {"initial_rate": learn_rate},
+        "grad_clip": optimizer.get("grad_clip"),
+        "batcher": {k: v for k, v in training.get("batcher", {}).items() if k in ("@batchers", "size")},
+    }
+    return {k: v for k, v in settings.items() if v is not None}
+
+
+def performance(metrics: Dict[str, Any]) -> Dict[str, Any]:
+    """spaCy's meta `performance` block from an evaluate metrics.json."""
+    keys = ("ents_p", "ents_r", "ents_f", "ents_per_type", "token_acc")
+    return {k: metrics[k] for k in keys if k in metrics}
+
+
+def build_meta(model_dir: Path, name: str, version: str, metrics_path: Optional[Path],
+               corpus: Optional[str], corpus_license: Optional[str], corpus_url: Optional[str]) -> Dict[str, Any]:
+    from spacy import util
+
+    meta = util.load_meta(model_dir / "meta.json")
+    config = util.load_config(model_dir / "config.cfg", interpolate=False)
+    meta["name"], meta["version"] = name, version
+    encoders = {
+        comp: comp_cfg["model"]["name"]
+        for comp, comp_cfg in config["components"].items()
+        if isinstance(comp_cfg.get("model"), dict) and "name" in comp_cfg["model"]
+    }
+    meta["encoder"] = encoders
+    meta["training"] = training_settings(config)
+    meta.setdefault("description", "Named entity recognition built with spacy-bert-ner.")
+    if metrics_path is not None:
+        if not metrics_path.exists():
+            raise UserError(f"Metrics file {metrics_path} does not exist: run `spacy-bert-ner evaluate` first.")
+        meta["performance"] = performance(json.loads(metrics_path.read_text(encoding="utf8")))
+    if corpus:
+        source = {"name": corpus}
+        if corpus_license:
+            source["license"] = corpus_license
+        if corpus_url:
+            source["url"] = corpus_url
+        meta["sources"] = [source]
+    meta["notes"] = USAGE.format(package=f"{meta['lang']}_{name}")
+    return meta
+
+
+def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_path: Optional[Path] = None,
+            corpus: Optional[str] = None, corpus_license: Optional[str] = None,
+            corpus_url: Optional[str] = None) -> Path:
+    """Build a wheel under output_dir and return its path."""
+    from spacy.cli.package import package as spacy_package
+
+    model_dir, output_dir = Path(model_dir), Path(output_dir)
+    if not (model_dir / "config.cfg").exists():
+        raise UserError(f"{model_dir} is not a trained pipeline directory (no config.cfg): train first.")
+    if not name.isidentifier():
+        raise UserError(f"Package name '{name}' must be a Python identifier (letters, digits, underscores).")
+    meta = build_meta(model_dir, name, version, metrics_path, corpus, corpus_license, corpus_url)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        meta_path = Path(tmp) / "meta.json"
+        meta_path.write_text(json.dumps(meta, indent=2), encoding="utf8")
+        spacy_package(model_dir, output_dir, meta_path=meta_path, name=name, version=version,
+                      create_sdist=False, create_wheel=True, force=True, silent=False)
+    full_name = f"{meta['lang']}_{name}"
+    wheels = sorted((output_dir / f"{full_name}-{version}" / "dist").glob("*.whl"))
+    if not wheels:
+        raise UserError(f"spacy package built no wheel under {output_dir}; see its output above.")
+    # A stable location that project.yml and users can find without knowing spaCy's layout.
+    target = output_dir / wheels[-1].name
+    shutil.copy(wheels[-1], target)
+    return target

@@ -1,0 +1,164 @@
+"""Entity scores computed from spans alone, so they can be tested without a model.
+
+A sentence is its tokens plus gold and predicted spans `(start, end, label)` in token
+offsets, `end` exclusive as in spaCy. Strict scores count a prediction as correct only when
+start, end and label all match a gold span; they equal seqeval's strict IOB2 scores
+(`mode="strict", scheme=IOB2`), including its convention that an undefined ratio (no
+predictions, no gold) is 0. Partial-match scores follow SemEval-2013 task 9.1 as defined by
+nervaluate (schemas strict, exact, partial, ent_type).
+"""
+from collections import Counter
+from typing import Dict, Iterable, List, NamedTuple, Sequence, Tuple
+
+Span = Tuple[int, int, str]
+
+
+class Sentence(NamedTuple):
+    tokens: List[str]
+    gold: List[Span]
+    pred: List[Span]
+    text: str = ""
+
+
+def prf(tp: int, n_pred: int, n_gold: int) -> Dict[str, float]:
+    """Precision, recall and F1 with seqeval's arithmetic (0 where undefined)."""
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"p": p, "r": r, "f": f}
+
+
+def sentence_counts(sent: Sentence) -> Dict[str, List[int]]:
+    """Per-label [true positives, false positives, false negatives] of one sentence."""
+    gold, pred = Counter(sent.gold), Counter(sent.pred)
+    counts: Dict[str, List[int]] = {}
+    for span in set(gold) | set(pred):
+        tp = min(gold[span], pred[span])
+        c = counts.setdefault(span[2], [0, 0, 0])
+        c[0] += tp
+        c[1] += pred[span] - tp
+        c[2] += gold[span] - tp
+    return counts
+
+
+def sum_counts(per_sentence: Iterable[Dict[str, List[int]]]) -> Dict[str, List[int]]:
+    total: Dict[str, List[int]] = {}
+    for counts in per_sentence:
+        for label, (tp, fp, fn) in counts.items():
+            c = total.setdefault(label, [0, 0, 0])
+            c[0] += tp
+            c[1] += fp
+            c[2] += fn
+    return dict(sorted(total.items()))
+
+
+def strict_scores(counts: Dict[str, List[int]]) -> Dict[str, object]:
+    """spaCy-named micro scores, per-type scores and macro averages from summed counts.
+
+    Labels are those seen in gold or predictions, as in seqeval; the macro average is the
+    unweighted mean of the per-type values.
+    """
+    per_type = {label: prf(tp, tp + fp, tp + fn) for label, (tp, fp, fn) in counts.items()}
+    tp = sum(c[0] for c in counts.values())
+    n_pred = tp + sum(c[1] for c in counts.values())
+    n_gold = tp + sum(c[2] for c in counts.values())
+    micro = prf(tp, n_pred, n_gold)
+    macro = {k: (sum(s[k] for s in per_type.values()) / len(per_type) if per_type else 0.0)
+             for k in ("p", "r", "f")}
+    return {
+        "ents_p": micro["p"], "ents_r": micro["r"], "ents_f": micro["f"],
+        "ents_per_type": per_type,
+        "ents_macro_p": macro["p"], "ents_macro_r": macro["r"], "ents_macro_f": macro["f"],
+        "ents_counts": {
+            "tp": tp, "fp": n_pred - tp, "fn": n_gold - tp, "gold": n_gold, "pred": n_pred,
+            "per_type": {label: {"tp": c[0], "fp": c[1], "fn": c[2]} for label, c in counts.items()},
+        },
+    }
+
+
+def iob2_tags(n_tokens: int, spans: Sequence[Span]) -> List[str]:
+    tags = ["O"] * n_tokens
+    for start, end, label in spans:
+        tags[start] = f"B-{label}"
+        for i in range(start + 1, end):
+            tags[i] = f"I-{label}"
+    return tags
+
+
+def token_accuracy(sentences: Sequence[Sentence]) -> float:
+    """Share of tokens whose predicted IOB2 tag equals the gold tag, O included."""
+    right = total = 0
+    for sent in sentences:
+        n = len(sent.tokens)
+        gold, pred = iob2_tags(n, sent.gold), iob2_tags(n, sent.pred)
+        right += sum(g == p for g, p in zip(gold, pred))
+        total += n
+    return right / total if total else 0.0
+
+
+SEMEVAL_SCHEMAS = ("strict", "exact", "partial", "ent_type")
+
+
+def semeval_counts(gold: Sequence[Span], pred: Sequence[Span]) -> Dict[str, Counter]:
+    """COR/INC/PAR/MIS/SPU counts of one sentence per schema, following nervaluate.
+
+    Each prediction is compared with the first gold span that has its boundaries or
+    overlaps it; gold spans no prediction touched are missed.
+    """
+    counts = {schema: Counter() for schema in SEMEVAL_SCHEMAS}
+    touched = set()
+
+    def add(strict: str, exact: str, partial: str, ent_type: str) -> None:
+        for schema, kind in zip(SEMEVAL_SCHEMAS, (strict, exact, partial, ent_type)):
+            counts[schema][kind] += 1
+
+    for ps, pe, pl in pred:
+        if (ps, pe, pl) in gold:
+            touched.add(gold.index((ps, pe, pl)))
+            add("COR", "COR", "COR", "COR")
+            continue
+        for i, (gs, ge, gl) in enumerate(gold):
+            if (gs, ge) == (ps, pe):
+                add("INC", "COR", "COR", "INC")
+            elif gs < pe and ps < ge:
+                add("INC", "INC", "PAR", "COR" if gl == pl else "INC")
+            else:
+                continue
+            touched.add(i)
+            break
+        else:
+            add("SPU", "SPU", "SPU", "SPU")
+    for _ in range(len(gold) - len(touched)):
+        add("MIS", "MIS", "MIS", "MIS")
+    return counts
+
+
+def semeval_scores(sentences: Sequence[Sentence]) -> Dict[str, Dict[str, float]]:
+    """SemEval-2013 scores: strict/exact count only COR; partial/ent_type give PAR half."""
+    totals = {schema: Counter() for schema in SEMEVAL_SCHEMAS}
+    for sent in sentences:
+        for schema, c in semeval_counts(sent.gold, sent.pred).items():
+            totals[schema].update(c)
+    result = {}
+    for schema, c in totals.items():
+        possible = c["COR"] + c["INC"] + c["PAR"] + c["MIS"]
+        actual = c["COR"] + c["INC"] + c["PAR"] + c["SPU"]
+        credit = c["COR"] + (0.5 * c["PAR"] if schema in ("partial", "ent_type") else 0)
+        p = credit / actual if actual else 0.0
+        r = credit / possible if possible else 0.0
+        result[schema] = {
+            **{k.lower(): c[k] for k in ("COR", "INC", "PAR", "MIS", "SPU")},
+            "possible": possible, "actual": actual,
+            "p": p, "r": r, "f": 2 * p * r / (p + r) if p + r else 0.0,
+        }
+    return result
+
+
+def score(sentences: Sequence[Sentence]) -> Dict[str, object]:
+    """All span-level scores of a corpus (without bootstrap intervals or error analysis)."""
+    scores = strict_scores(sum_counts(sentence_counts(s) for s in sentences))
+    scores["ents_token_acc"] = token_accuracy(sentences)
+    scores["semeval"] = semeval_scores(sentences)
+    scores["n_sentences"] = len(sentences)
+    scores["n_tokens"] = sum(len(s.tokens) for s in sentences)
+    return scores

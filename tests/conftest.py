@@ -1,0 +1,56 @@
+"""Shared fixtures: the shipped demo corpus, a tiny local transformer, the real corpora when present."""
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach the Hugging Face Hub: a missing model must fail at once.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "assets" / "demo"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    return DEMO
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.skip(f"real corpora not present at {SHARED_DATA} (only in the project's workplace)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_transformer(tmp_path_factory) -> Path:
+    """A random 2-layer BERT whose WordPiece vocabulary is trained on the demo corpus."""
+    build = _load_script("build_tiny_transformer").build
+    return build(tmp_path_factory.mktemp("tiny-bert"), [DEMO / "train.iob2"], vocab_size=1500)
+
+
+@pytest.fixture(scope="session")
+def demo_corpus(tmp_path_factory) -> Path:
+    """The demo splits converted to DocBin files: DIR/{train,dev,test}.spacy."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    from spacy_bert_ner.readers import read_corpus
+
+    out = tmp_path_factory.mktemp("demo-corpus")
+    nlp = spacy.blank("da")
+    for split in ("train", "dev", "test"):
+        docs, _ = read_corpus(DEMO / f"{split}.iob2", nlp.vocab)
+        DocBin(docs=docs, store_user_data=True).to_disk(out / f"{split}.spacy")
+    return out

@@ -1,0 +1,153 @@
+"""Resolve overlapping entity candidates into a non-overlapping `doc.ents`.
+
+Several components may propose entities for the same text: an NER writing `doc.ents`, a
+span ruler writing `doc.spans["ruler"]`, a span categorizer writing `doc.spans["sc"]`.
+`doc.ents` cannot hold overlapping spans, so this component gathers every candidate, orders
+them with a policy named in the config and keeps, greedily, each candidate that overlaps none
+kept before it. Every candidate, kept or not, stays in `doc.spans[output_key]`.
+
+A policy maps a `Candidate` to a sort key; smaller keys win. Tie rule, shared by all
+policies: among candidates the policy ranks equally, the one that starts first wins, then
+the longer one (in tokens), then the one gathered first: `doc.ents` before the span keys,
+the span keys in config order, spans within a source in their stored order.
+"""
+import math
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional
+
+import srsly
+from spacy import util
+from spacy.language import Language
+from spacy.tokens import Doc, Span, SpanGroup
+from spacy.util import registry
+
+ENTS_SOURCE = "ents"
+
+
+class Candidate(NamedTuple):
+    """A proposed entity, where it came from and its score if the source has scores."""
+
+    span: Span
+    source: str
+    score: Optional[float]
+
+
+Policy = Callable[[Candidate], Any]
+
+
+@registry.misc("spacy_bert_ner.longest_span.v1")
+def longest_span() -> Policy:
+    """Prefer the span with more tokens, as `spacy.util.filter_spans` does."""
+    return lambda cand: -len(cand.span)
+
+
+@registry.misc("spacy_bert_ner.first_span.v1")
+def first_span() -> Policy:
+    """Prefer the span that starts first (leftmost-longest, with the tie rule)."""
+    return lambda cand: cand.span.start
+
+
+@registry.misc("spacy_bert_ner.label_priority.v1")
+def label_priority(labels: List[str]) -> Policy:
+    """Prefer labels earlier in `labels`; labels not listed rank after all listed ones."""
+    rank = {label: i for i, label in enumerate(labels)}
+    return lambda cand: rank.get(cand.span.label_, len(rank))
+
+
+@registry.misc("spacy_bert_ner.highest_score.v1")
+def highest_score() -> Policy:
+    """Prefer the higher score; candidates without a score rank after all scored ones."""
+    return lambda cand: -cand.score if cand.score is not None else math.inf
+
+
+def _scores(group: SpanGroup) -> List[Optional[float]]:
+    """Per-span scores where the group carries them, as spancat's `attrs["scores"]`."""
+    scores = group.attrs.get("scores")
+    if scores is None or len(scores) != len(group):
+        return [None] * len(group)
+    return [None if s is None else float(s) for s in scores]
+
+
+class OverlapResolver:
+    """Write the best non-overlapping candidates to `doc.ents`, keep all in `doc.spans`."""
+
+    def __init__(self, name: str, *, span_keys: List[str], include_ents: bool,
+                 output_key: str, policy: Policy):
+        if output_key in span_keys:
+            raise ValueError(
+                f"[{name}] output_key '{output_key}' is also in span_keys: the component "
+                "would read its own output. Choose another output_key."
+            )
+        self.name = name
+        self.policy = policy
+        self.cfg: Dict[str, Any] = {
+            "span_keys": list(span_keys), "include_ents": include_ents, "output_key": output_key,
+        }
+
+    def candidates(self, doc: Doc) -> List[Candidate]:
+        """Gather candidates in source order, which is the last step of the tie rule."""
+        cands: List[Candidate] = []
+        if self.cfg["include_ents"]:
+            cands.extend(Candidate(ent, ENTS_SOURCE, None) for ent in doc.ents)
+        for key in self.cfg["span_keys"]:
+            if key in doc.spans:  # doc.spans[key] would create an empty group
+                group = doc.spans[key]
+                cands.extend(Candidate(s, key, sc) for s, sc in zip(group, _scores(group)))
+        return cands
+
+    def resolve(self, doc: Doc, cands: Iterable[Candidate]) -> List[Span]:
+        """Keep, in policy order with the tie rule, each span overlapping none kept so far."""
+        ranked = sorted(cands, key=lambda c: (self.policy(c), c.span.start, c.span.start - c.span.end))
+        taken = bytearray(len(doc))
+        kept = []
+        for cand in ranked:
+            start, end = cand.span.start, cand.span.end
+            if start < end and not any(taken[start:end]):
+                taken[start:end] = b"\x01" * (end - start)
+                kept.append(cand.span)
+        return sorted(kept, key=lambda span: span.start)
+
+    def __call__(self, doc: Doc) -> Doc:
+        cands = self.candidates(doc)
+        doc.ents = self.resolve(doc, cands)
+        doc.spans[self.cfg["output_key"]] = SpanGroup(
+            doc,
+            name=self.cfg["output_key"],
+            spans=[c.span for c in cands],
+            attrs={"sources": [c.source for c in cands], "scores": [c.score for c in cands]},
+        )
+        return doc
+
+    # The settings are serialized so that changes made in code after construction are
+    # saved with the pipeline; the policy comes from the config, as functions cannot be saved.
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        return util.to_bytes({"cfg": lambda: srsly.json_dumps(self.cfg)}, exclude)
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = tuple()) -> "OverlapResolver":
+        util.from_bytes(data, {"cfg": lambda b: self.cfg.update(srsly.json_loads(b))}, exclude)
+        return self
+
+    def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
+        util.to_disk(util.ensure_path(path), {"cfg": lambda p: srsly.write_json(p, self.cfg)}, exclude)
+
+    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "OverlapResolver":
+        util.from_disk(util.ensure_path(path), {"cfg": lambda p: self.cfg.update(srsly.read_json(p))}, exclude)
+        return self
+
+
+@Language.factory(
+    "bert_ner_overlap",
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"],
+    default_config={
+        "span_keys": ["ruler"],
+        "include_ents": True,
+        "output_key": "ent_candidates",
+        "policy": {"@misc": "spacy_bert_ner.longest_span.v1"},
+    },
+)
+def make_overlap_resolver(nlp: Language, name: str, span_keys: List[str], include_ents: bool,
+                          output_key: str, policy: Policy) -> OverlapResolver:
+    """Gather `doc.ents` (if `include_ents`) and `doc.spans[k]` for k in `span_keys`,
+    write the non-overlapping choice of `policy` to `doc.ents` and all candidates to
+    `doc.spans[output_key]` with `attrs["sources"]` and `attrs["scores"]` (None if unscored)."""
+    return OverlapResolver(name, span_keys=span_keys, include_ents=include_ents,
+                           output_key=output_key, policy=policy)

@@ -56,6 +56,24 @@ def package(
     typer.secho(f"Built {wheel}", fg=typer.colors.GREEN)
 
 
+@app.command()
+def evaluate(
+    model: str = typer.Argument(..., help="Pipeline directory or installed package name."),
+    data: Path = typer.Argument(..., help="Gold corpus: a .spacy file (or a file `convert` reads)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for metrics.json, report.md, errors.jsonl, PNGs."),
+    training_log: Optional[Path] = typer.Option(None, "--training-log", help="JSONL training log, for the training curve."),
+    compare: Optional[Path] = typer.Option(None, "--compare", help="metrics.json of another run to compare with."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
+    n_bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% intervals."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to run the model on; -1 for CPU."),
+):
+    """Score a pipeline's entities against gold: strict P/R/F (equal to seqeval), partial
+    matches, bootstrap intervals, confusions and error examples, as JSON, Markdown and PNG."""
+    from .evaluation.runner import evaluate as run_evaluation
+
+    run_evaluation(model, data, output, training_log, compare, seed, n_bootstrap, gpu_id)
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,144 @@
+"""`spacy-bert-ner evaluate` end to end on a rule-based pipeline (no transformer needed)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import Doc, DocBin
+from typer.testing import CliRunner
+
+from spacy_bert_ner.cli import app
+from spacy_bert_ner.errors import CorpusError, UserError
+
+SENTENCES = [
+    (["Anna", "bor", "i", "Aarhus", "."], ["B-PER", "O", "O", "B-LOC", "O"]),
+    (["Novo", "Nordisk", "ligger", "i", "Bagsværd", "."], ["B-ORG", "I-ORG", "O", "O", "B-LOC", "O"]),
+    (["Intet", "her", "."], ["O", "O", "O"]),
+    (["Peter", "Hansen", "besøgte", "Aarhus", "."], ["B-PER", "I-PER", "O", "B-LOC", "O"]),
+    (["Anna", "arbejder", "for", "Novo", "."], ["B-PER", "O", "O", "B-ORG", "O"]),
+]
+PATTERNS = [
+    {"label": "PER", "pattern": "Anna"},
+    {"label": "PER", "pattern": "Peter"},            # too narrow for "Peter Hansen"
+    {"label": "LOC", "pattern": "Aarhus"},
+    {"label": "ORG", "pattern": "Novo"},             # too narrow for "Novo Nordisk"
+    {"label": "LOC", "pattern": "her"},              # spurious
+]
+
+
+def make_model(path: Path, patterns) -> Path:
+    nlp = spacy.blank("da")
+    nlp.add_pipe("entity_ruler").add_patterns(patterns)
+    nlp.to_disk(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("evaluate")
+    nlp = spacy.blank("da")
+    db = DocBin()
+    for _ in range(4):
+        for words, tags in SENTENCES:
+            db.add(Doc(nlp.vocab, words=words, ents=tags))
+    # One document of two sentences: scored and bootstrapped per sentence.
+    words = SENTENCES[0][0] + SENTENCES[3][0]
+    doc = Doc(nlp.vocab, words=words, ents=SENTENCES[0][1] + SENTENCES[3][1],
+              sent_starts=[True] + [False] * 4 + [True] + [False] * 4)
+    db.add(doc)
+    data = root / "test.spacy"
+    db.to_disk(data)
+    log = root / "train.jsonl"
+    log.write_text("\n".join(json.dumps(line) for line in [
+        {"epoch": 0, "step": 0, "losses": {"ner": 30.0}, "scores": {"ents_f": 0.0}, "score": 0.0},
+        {"epoch": 1, "step": 200, "losses": {"ner": 12.5}, "scores": {"ents_f": 55.0}, "score": 0.55},
+        {"epoch": 2, "step": 400, "losses": {"ner": 4.0}, "scores": {"ents_f": 71.0}, "score": 0.71},
+    ]) + "\n")
+    good = make_model(root / "good", PATTERNS)
+    weak = make_model(root / "weak", [p for p in PATTERNS if p["label"] != "PER"])
+    return root, data, log, good, weak
+
+
+def run(*args):
+    result = CliRunner().invoke(app, ["evaluate", *map(str, args)])
+    return result
+
+
+def test_evaluate_writes_all_outputs(setup):
+    root, data, log, good, _ = setup
+    out = root / "out"
+    result = run(good, data, "--output", out, "--training-log", log, "--bootstrap", 200, "--seed", 3)
+    assert result.exit_code == 0, result.output
+    assert "ALL (micro)" in result.output
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf8"))
+    # Per block of 5 sentences: gold 2+2+0+2+2, predicted 2+1+1+2+2, correct 2+0+0+1+2;
+    # four blocks plus one document holding sentences 1 and 4.
+    assert metrics["n_sentences"] == 22 and metrics["n_docs"] == 21
+    assert metrics["ents_counts"]["gold"] == 36 and metrics["ents_counts"]["pred"] == 36
+    assert metrics["ents_counts"]["tp"] == 4 * 5 + 3
+    assert metrics["ents_p"] == pytest.approx(23 / 36) and metrics["ents_r"] == pytest.approx(23 / 36)
+    assert set(metrics["ents_per_type"]) == {"PER", "LOC", "ORG"}
+    assert set(metrics["ents_per_type"]["PER"]) == {"p", "r", "f"}
+    for key in ("ents_macro_f", "ents_token_acc", "semeval", "confusion", "error_counts", "error_examples"):
+        assert key in metrics
+    assert metrics["error_counts"]["too_narrow"] == 4 * 2 + 1 and metrics["error_counts"]["spurious"] == 4
+    assert metrics["error_counts"]["missed"] == 4
+    lo, hi = metrics["bootstrap"]["ents_f"]
+    assert 0 <= lo <= metrics["ents_f"] <= hi <= 1
+    errors = [json.loads(line) for line in (out / "errors.jsonl").read_text(encoding="utf8").splitlines()]
+    assert len(errors) == sum(metrics["error_counts"].values())
+    narrow = next(e for e in errors if e["kind"] == "too_narrow" and e["gold"]["label"] == "ORG")
+    assert narrow["text"] == "Novo Nordisk ligger i Bagsværd ."
+    assert narrow["pred"]["text"] == "Novo" and narrow["gold"]["text"] == "Novo Nordisk"
+    report = (out / "report.md").read_text(encoding="utf8")
+    assert "too_narrow" in report and "![Training curve](training_curve.png)" in report
+    for png in ("per_type_f1.png", "confusion.png", "training_curve.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Same seed, same intervals.
+    again = root / "again"
+    assert run(good, data, "--output", again, "--bootstrap", 200, "--seed", 3).exit_code == 0
+    assert json.loads((again / "metrics.json").read_text())["bootstrap"] == metrics["bootstrap"]
+
+
+def test_compare_is_paired_on_the_same_sentences(setup):
+    root, data, _, good, weak = setup
+    base = root / "weak_out"
+    assert run(weak, data, "--output", base, "--bootstrap", 200).exit_code == 0
+    out = root / "cmp_out"
+    result = run(good, data, "--output", out, "--bootstrap", 200, "--compare", base / "metrics.json")
+    assert result.exit_code == 0, result.output
+    assert "Excludes 0" in result.output
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert comparison["paired"] is True
+    per = comparison["per_type"]
+    # The weak model finds no PER at all; the good one finds "Anna" every time.
+    assert per["PER"]["diff"] > 0 and per["PER"]["excludes_zero"] is True
+    assert per["LOC"]["diff"] == 0 and per["LOC"]["excludes_zero"] is False
+    assert "## Comparison" in (out / "report.md").read_text()
+
+
+def test_missing_model_is_a_user_error(setup):
+    root, data, *_ = setup
+    result = run(root / "no_such_model", data, "--output", root / "x")
+    assert isinstance(result.exception, UserError)
+    assert "neither a pipeline directory nor an installed package" in str(result.exception)
+
+
+def test_bad_training_log_names_file_and_line(setup):
+    root, data, _, good, _ = setup
+    bad = root / "bad.jsonl"
+    bad.write_text('{"step": 1, "ents_f": 0.5}\nnot json\n')
+    result = run(good, data, "--output", root / "y", "--training-log", bad)
+    assert isinstance(result.exception, CorpusError)
+    assert str(result.exception).startswith(f"{bad}:2:")
+
+
+def test_cli_prints_error_without_traceback(setup, tmp_path):
+    root, data, *_ = setup
+    proc = subprocess.run([sys.executable, "-m", "spacy_bert_ner", "evaluate", "no_such_model_xyz", str(data),
+                           "--output", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: Cannot load model 'no_such_model_xyz'")
+    assert "Traceback" not in proc.stderr

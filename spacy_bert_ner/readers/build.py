@@ -1,0 +1,144 @@
+"""Sentences with tags -> spaCy Docs: spans decoded, labels mapped, text rebuilt.
+
+Each Doc is one document: sentences are grouped at `# newdoc` / `-DOCSTART-` markers,
+or, in a file without markers, every `n_sents` sentences (default 10: enough context
+for a transformer's window, small enough to batch well). Sentence starts are set on
+every token, and tokens outside entities are marked O (not missing), so the Docs train
+and score as fully annotated.
+"""
+from typing import Dict, Iterator, List, Optional, Union
+
+from spacy.tokens import Doc, Span
+from spacy.vocab import Vocab
+
+from ..errors import CorpusError
+from .report import FileReport
+from .schemes import SCHEMES, TagError, check_scheme, decode, detect_scheme, parse_tag
+from .sentences import Sentence
+
+DEFAULT_N_SENTS = 10
+
+
+def text_spaces(words: List[str], text: str) -> Optional[List[bool]]:
+    """Each word's trailing whitespace, read off the sentence's raw text; None if they differ."""
+    spaces = []
+    pos, end = 0, len(text)
+    for word in words:
+        while pos < end and text[pos].isspace():
+            pos += 1
+        if not text.startswith(word, pos):
+            return None
+        pos += len(word)
+        spaces.append(pos < end and text[pos].isspace())
+    if text[pos:].strip():
+        return None
+    return spaces
+
+
+def group_documents(sentences: List[Sentence], n_sents: int) -> Iterator[List[Sentence]]:
+    """Documents at the file's markers if it has any, else every `n_sents` sentences."""
+    if any(s.new_doc for s in sentences):
+        doc: List[Sentence] = []
+        for sent in sentences:
+            if sent.new_doc and doc:
+                yield doc
+                doc = []
+            doc.append(sent)
+        if doc:
+            yield doc
+    else:
+        size = max(n_sents, 1)
+        for i in range(0, len(sentences), size):
+            yield sentences[i : i + size]
+
+
+def resolve_scheme(path: str, sentences: List[Sentence], scheme: str) -> str:
+    """Check every distinct tag parses (and fits a forced scheme); return the scheme."""
+    if scheme != "auto" and scheme not in SCHEMES:
+        raise CorpusError(path, None, f"unknown scheme {scheme!r}; use auto or one of {', '.join(SCHEMES)}")
+    distinct = set()
+    for sent in sentences:
+        distinct.update(sent.tags)
+    try:
+        for tag in distinct:
+            parse_tag(tag)
+            if scheme != "auto":
+                check_scheme(tag, scheme)
+    except TagError as err:
+        for sent in sentences:
+            if tag in sent.tags:
+                raise CorpusError(path, sent.lines[sent.tags.index(tag)], str(err)) from None
+    return detect_scheme(s.tags for s in sentences) if scheme == "auto" else scheme
+
+
+def sentences_to_docs(
+    path: str,
+    sentences: List[Sentence],
+    vocab: Vocab,
+    report: FileReport,
+    scheme: str = "auto",
+    label_map: Optional[Dict[str, str]] = None,
+    n_sents: int = DEFAULT_N_SENTS,
+) -> List[Doc]:
+    """Decode, map and count entities; build one Doc per document."""
+    report.scheme = scheme = resolve_scheme(path, sentences, scheme)
+    label_map = label_map or {}
+    docs = []
+    for group in group_documents(sentences, n_sents):
+        words: List[str] = []
+        spaces: List[bool] = []
+        starts: List[bool] = []
+        ents = []
+        for sent in group:
+            offset = len(words)
+            sent_spaces = sent.spaces
+            if sent_spaces is None and sent.text is not None:
+                sent_spaces = text_spaces(sent.words, sent.text)
+                if sent_spaces is None:
+                    report.problem(
+                        sent.text_line, "text does not match the tokens",
+                        "`# text` differs from the tokens; a space follows each token of this sentence",
+                    )
+                else:
+                    sent_spaces[-1] = True
+            words.extend(sent.words)
+            spaces.extend(sent_spaces or [True] * len(sent.words))
+            starts.append(True)
+            starts.extend([False] * (len(sent.words) - 1))
+            spans, repaired = decode(sent.tags, scheme)
+            for start in repaired:
+                label = parse_tag(sent.tags[start])[1]
+                report.repaired[label] += 1
+                report.problem(
+                    sent.lines[start], "repaired span",
+                    f"{sent.tags[start]} continues no span of its label; it starts a new one",
+                )
+            for start, end, label in spans:
+                new = label_map.get(label, label)
+                if new != label:
+                    report.mapped[f"{label}={new}"] += 1
+                    if new == "O":
+                        report.dropped[label] += 1
+                        continue
+                report.entities[new] += 1
+                ents.append((offset + start, offset + end, new))
+        doc = Doc(vocab, words=words, spaces=spaces, sent_starts=starts)
+        doc.ents = [Span(doc, start, end, label=label) for start, end, label in ents]
+        docs.append(doc)
+        report.sentences += len(group)
+        report.tokens += len(words)
+    report.documents = len(docs)
+    return docs
+
+
+def make_vocab(lang_or_vocab: Union[str, Vocab]) -> Vocab:
+    if isinstance(lang_or_vocab, Vocab):
+        return lang_or_vocab
+    import spacy
+
+    try:
+        return spacy.blank(lang_or_vocab).vocab
+    except ImportError as err:
+        from ..errors import UserError
+
+        raise UserError(f"unknown language code {lang_or_vocab!r} for --lang ({err}); use e.g. da, pt, xx") from None

@@ -1,0 +1,71 @@
+"""Read one corpus file of any supported format into Docs and a report."""
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
+
+from ..errors import CorpusError, UserError
+from .build import DEFAULT_N_SENTS, make_vocab, sentences_to_docs
+from .columns import read_columns, sniff_layout
+from .report import FileReport
+
+FORMATS = ("auto", "conll", "conllu", "conllx")
+
+
+def read_text(path: Union[str, Path], encoding: str = "utf-8") -> str:
+    """The file's text; a missing, empty or wrongly decoded file stops with what to do."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "not found"
+        raise CorpusError(path, None, f"{what}; check the path")
+    data = path.read_bytes()
+    try:
+        text = data.decode(encoding)
+    except LookupError:
+        raise UserError(f"unknown encoding {encoding!r} for --encoding; use e.g. utf-8 or latin-1") from None
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise CorpusError(
+            path, line,
+            f"not valid {encoding} (byte {data[err.start]:#04x}); pass the file's encoding with "
+            f"--encoding, e.g. --encoding latin-1 (as CoNLL-2002 is distributed)",
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise CorpusError(path, None, "the file is empty; nothing to convert")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    return text
+
+
+def read_corpus(
+    path: Union[str, Path],
+    lang_or_vocab: Union[str, Vocab] = "xx",
+    *,
+    format: str = "auto",
+    token_col: Optional[int] = None,
+    tag_col: Optional[int] = None,
+    scheme: str = "auto",
+    label_map: Optional[Dict[str, str]] = None,
+    n_sents: int = DEFAULT_N_SENTS,
+    encoding: str = "utf-8",
+) -> Tuple[List[Doc], FileReport]:
+    """Read `path` into Docs (one per document) and a FileReport of what was read.
+
+    token_col, tag_col: 1-based column numbers, as `cut` and `awk` count; sniffed when None.
+    label_map: e.g. {"OTH": "O", "GPE_LOC": "LOC"}; mapping to "O" drops a label (counted).
+    """
+    if format not in FORMATS:
+        raise UserError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    key = str(path)
+    text = read_text(path, encoding)
+    lines = text.split("\n")
+    layout = sniff_layout(key, lines, format, token_col, tag_col)
+    report = FileReport(path=key, format="conllu" if layout.conllu else "conll", layout=layout.describe())
+    sentences = read_columns(key, lines, layout, report)
+    docs = sentences_to_docs(
+        key, sentences, make_vocab(lang_or_vocab), report, scheme, label_map, n_sents
+    )
+    return docs, report

@@ -1,0 +1,51 @@
+"""What a conversion read, repaired, dropped and set aside, per input file."""
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+# Each kind of problem keeps its first locations only; the counts stay complete.
+MAX_LOCATIONS = 10
+
+
+@dataclass
+class FileReport:
+    path: str
+    format: str = ""
+    scheme: str = ""
+    layout: str = ""
+    documents: int = 0
+    sentences: int = 0
+    tokens: int = 0
+    entities: Counter = field(default_factory=Counter)
+    repaired: Counter = field(default_factory=Counter)
+    dropped: Counter = field(default_factory=Counter)
+    mapped: Counter = field(default_factory=Counter)
+    set_aside: int = 0
+    problems: List[Dict[str, Any]] = field(default_factory=list)
+    problem_counts: Counter = field(default_factory=Counter)
+
+    def problem(self, line: Optional[int], kind: str, detail: str = "") -> None:
+        """Count a problem of `kind`; keep its location while few of that kind are kept."""
+        self.problem_counts[kind] += 1
+        if self.problem_counts[kind] <= MAX_LOCATIONS:
+            message = f"{kind}: {detail}" if detail else kind
+            self.problems.append({"line": line, "message": message})
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "format": self.format,
+            "scheme": self.scheme,
+            "layout": self.layout,
+            "documents": self.documents,
+            "sentences": self.sentences,
+            "tokens": self.tokens,
+            "entities": dict(self.entities.most_common()),
+            "repaired": sum(self.repaired.values()),
+            "dropped": sum(self.dropped.values()),
+            "repaired_per_label": dict(self.repaired.most_common()),
+            "dropped_per_label": dict(self.dropped.most_common()),
+            "mapped": dict(self.mapped.most_common()),
+            "set_aside": self.set_aside,
+            "problems": sorted(self.problems, key=lambda p: (p["line"] or 0)),
+            "problem_counts": dict(self.problem_counts.most_common()),
+        }

@@ -1,0 +1,50 @@
+"""Every real corpus in ../shared/data converts with the counts in its ATTRIBUTION.md."""
+import pytest
+
+from spacy_bert_ner.readers import read_corpus
+
+# file: (sentences, tokens, entities per label, orphan I- repaired), from ATTRIBUTION.md
+EXPECTED = {
+    "uner_danish_ddt/da_ddt-ud-train.iob2": (4383, 80378, {"PER": 1237, "ORG": 909, "LOC": 882}, 6),
+    "uner_danish_ddt/da_ddt-ud-dev.iob2": (564, 10332, {"PER": 166, "LOC": 107, "ORG": 106}, 0),
+    "uner_danish_ddt/da_ddt-ud-test.iob2": (565, 10023, {"PER": 185, "ORG": 172, "LOC": 90}, 1),
+    "uner_portuguese_bosque/pt_bosque-ud-train.iob2": (7018, 171776, {"PER": 2914, "ORG": 2762, "LOC": 2425}, 0),
+    "uner_portuguese_bosque/pt_bosque-ud-dev.iob2": (1172, 28447, {"PER": 570, "ORG": 417, "LOC": 414}, 0),
+    "uner_portuguese_bosque/pt_bosque-ud-test.iob2": (1167, 27604, {"ORG": 456, "PER": 442, "LOC": 317}, 0),
+    "uner_serbian_set/sr_set-ud-train.iob2": (3328, 74259, {"LOC": 2059, "ORG": 1527, "PER": 1436, "OTH": 355}, 2),
+    "uner_serbian_set/sr_set-ud-dev.iob2": (536, 11993, {"LOC": 293, "PER": 236, "ORG": 215, "OTH": 100}, 2),
+    "uner_serbian_set/sr_set-ud-test.iob2": (520, 11421, {"LOC": 387, "ORG": 251, "PER": 209, "OTH": 54}, 0),
+    "norne_nb/no_bokmaal-train-reconstructed-from-ndt.conll": (
+        15696, 244776,
+        {"PER": 4070, "ORG": 2849, "GPE_LOC": 2136, "PROD": 676, "LOC": 618, "DRV": 524, "GPE_ORG": 389,
+         "EVT": 133, "MISC": 8},
+        0,
+    ),
+    "norne_nb/no_bokmaal-ud-dev.conllu": (
+        2410, 36369,
+        {"PER": 611, "ORG": 404, "GPE_LOC": 259, "PROD": 162, "LOC": 109, "DRV": 79, "GPE_ORG": 55, "EVT": 9},
+        0,
+    ),
+    "norne_nb/no_bokmaal-ud-test.conllu": (
+        1939, 29966,
+        {"PER": 564, "ORG": 285, "GPE_LOC": 257, "LOC": 103, "PROD": 71, "GPE_ORG": 50, "DRV": 48, "EVT": 5},
+        0,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_corpus_counts_match_attribution(shared_data, name):
+    sentences, tokens, entities, repaired = EXPECTED[name]
+    docs, report = read_corpus(shared_data / name)
+    assert (report.sentences, report.tokens, dict(report.entities), sum(report.repaired.values())) == (
+        sentences, tokens, entities, repaired
+    )
+    assert sum(len(doc.ents) for doc in docs) == sum(entities.values())
+    assert sum(len(doc) for doc in docs) == tokens
+
+
+def test_serbian_oth_mapped_to_o_drops_exactly_oth(shared_data):
+    docs, report = read_corpus(shared_data / "uner_serbian_set/sr_set-ud-train.iob2", label_map={"OTH": "O"})
+    assert report.to_dict()["dropped"] == 355 and "OTH" not in report.entities
+    assert sum(len(doc.ents) for doc in docs) == 5377 - 355

@@ -57,6 +57,33 @@ def package(
 
 
 @app.command()
+def convert(
+    inputs: List[Path] = typer.Argument(..., help="Corpus files: CoNLL/UNER column files, CoNLL-U/CoNLL-X."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for one DOCS.spacy per input."),
+    lang: str = typer.Option("xx", "--lang", "-l", help="Language code for the vocab, e.g. da, pt."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write per-file counts and problems as JSON."),
+    format: str = typer.Option("auto", "--format", "-f", help="auto, conll, conllu or conllx."),
+    token_col: Optional[int] = typer.Option(None, "--token-col", help="Token column, 1-based (default: sniffed)."),
+    tag_col: Optional[int] = typer.Option(None, "--tag-col", help="NER tag column, 1-based (default: sniffed)."),
+    scheme: str = typer.Option("auto", "--scheme", help="auto, iob1, iob2, bioes or bilou."),
+    label_map: List[str] = typer.Option([], "--map", help="LABEL=NEW, repeatable; NEW=O drops the label."),
+    n_sents: int = typer.Option(10, "--n-sents", "-n", help="Sentences per Doc when the file marks no documents."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Input encoding, e.g. latin-1 for CoNLL-2002."),
+):
+    """Convert NER corpora to .spacy files, counting every entity read, repaired or dropped.
+
+    Documents follow the file's `# newdoc` / `-DOCSTART-` markers, else every --n-sents
+    sentences. Tokens keep the trailing whitespace of `# text` comments or `SpaceAfter=No`.
+    """
+    from .readers.convert import convert as run_convert
+
+    run_convert(
+        inputs, output, lang, report, label_map,
+        format=format, token_col=token_col, tag_col=tag_col, scheme=scheme, n_sents=n_sents, encoding=encoding,
+    )
+
+
+@app.command()
 def evaluate(
     model: str = typer.Argument(..., help="Pipeline directory or installed package name."),
     data: Path = typer.Argument(..., help="Gold corpus: a .spacy file (or a file `convert` reads)."),

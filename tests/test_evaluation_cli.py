@@ -142,3 +142,31 @@ def test_cli_prints_error_without_traceback(setup, tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: Cannot load model 'no_such_model_xyz'")
     assert "Traceback" not in proc.stderr
+
+
+def test_column_file_is_read_like_convert(setup, tmp_path):
+    """DATA in a format `convert` reads gives the same scores as its .spacy conversion."""
+    root, data, _, good, _ = setup
+    conll = tmp_path / "test.iob2"
+    conll.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(words, tags))
+                                 for words, tags in SENTENCES) + "\n", encoding="utf8")
+    result = run(good, conll, "--output", tmp_path / "out", "--bootstrap", 50)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["n_sentences"] == 5
+    assert metrics["ents_counts"]["tp"] == 5 and metrics["ents_counts"]["gold"] == 8
+    assert metrics["reader"]["sentences"] == 5 and metrics["reader"]["dropped"] == 0
+
+
+@pytest.mark.parametrize("line,ents_f,losses", [
+    ({"epoch": 1, "step": 200, "losses": {"ner": 2.0}, "scores": {"ents_f": 55.0}, "score": 0.5}, 0.55, {"ner": 2.0}),
+    ({"epoch": 1, "step": 200, "losses": {"ner": 2.0}, "other_scores": {"ents_f": 0.55}, "score": 0.5}, 0.55, {"ner": 2.0}),
+    ({"step": 200, "ents_f": 0.55, "loss": 2.0}, 0.55, {"loss": 2.0}),
+])
+def test_training_log_formats(tmp_path, line, ents_f, losses):
+    from spacy_bert_ner.evaluation.training_log import read_training_log
+
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps(line) + "\n\n")
+    (point,) = read_training_log(log)
+    assert point["step"] == 200 and point["ents_f"] == pytest.approx(ents_f) and point["losses"] == losses

@@ -37,13 +37,21 @@ def load_model(model: str, gpu_id: int = -1) -> Language:
         raise
 
 
-def read_gold(path: Path, nlp: Language) -> List[Doc]:
+def read_gold(path: Path, nlp: Language) -> Tuple[List[Doc], Optional[Dict[str, object]]]:
+    """Gold Docs, plus the reader's report (repairs, drops) when DATA was not a .spacy file."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"Evaluation data {path} does not exist. Pass a .spacy file written by "
-                        "`spacy-bert-ner convert` (or a corpus file convert reads).")
+                        "`spacy-bert-ner convert` or a corpus file convert reads.")
     if path.suffix != ".spacy":
-        return read_other_format(path, nlp)
+        from ..readers import read_corpus
+
+        docs, file_report = read_corpus(path, nlp.vocab)
+        reader = file_report.to_dict()
+        if reader["repaired"] or reader["dropped"] or reader["set_aside"]:
+            msg.warn(f"{path}: reading repaired {reader['repaired']}, dropped {reader['dropped']} and set "
+                     f"aside {reader['set_aside']} items; see metrics.json 'reader' (or run convert --report).")
+        return docs, reader
     try:
         docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
     except Exception as err:  # DocBin raises ValueError/KeyError/msgpack errors on foreign files
@@ -51,16 +59,7 @@ def read_gold(path: Path, nlp: Language) -> List[Doc]:
                         "Recreate it with `spacy-bert-ner convert`.")
     if not docs:
         raise UserError(f"{path}: contains no documents; nothing to evaluate.")
-    return docs
-
-
-def read_other_format(path: Path, nlp: Language) -> List[Doc]:
-    try:
-        from ..readers import read_corpus
-    except ImportError:
-        raise UserError(f"{path}: only .spacy files can be evaluated here. Convert it first: "
-                        f"spacy-bert-ner convert {path} --output corpus/")
-    return list(read_corpus(path, nlp.vocab))
+    return docs, None
 
 
 def predict(nlp: Language, gold_docs: List[Doc], batch_size: int = 64) -> List[Doc]:
@@ -119,7 +118,7 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
 
         points = read_training_log(training_log)  # fail on a bad log before running the model
     nlp = load_model(model, gpu_id)
-    gold_docs = read_gold(data, nlp)
+    gold_docs, reader = read_gold(data, nlp)
     pred_docs = predict(nlp, gold_docs)
     sentences: List[Sentence] = []
     kept_whole = 0
@@ -128,12 +127,12 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
         sentences.extend(sents)
         kept_whole += not split
     return write_evaluation(sentences, output, model=str(model), data=str(data), n_docs=len(gold_docs),
-                            docs_kept_whole=kept_whole, training_points=points, compare=compare,
+                            docs_kept_whole=kept_whole, reader=reader, training_points=points, compare=compare,
                             seed=seed, n_bootstrap=n_bootstrap)
 
 
 def write_evaluation(sentences: List[Sentence], output: Path, *, model: str, data: str, n_docs: int,
-                     docs_kept_whole: int = 0, training_points: Optional[List[Dict[str, object]]] = None,
+                     docs_kept_whole: int = 0, reader: Optional[Dict[str, object]] = None, training_points: Optional[List[Dict[str, object]]] = None,
                      compare: Optional[Path] = None, seed: int = 0, n_bootstrap: int = 1000) -> Dict[str, object]:
     """Score sentences and write metrics.json, sentence_counts.json, errors.jsonl, report.md, PNGs."""
     from . import plots
@@ -142,6 +141,8 @@ def write_evaluation(sentences: List[Sentence], output: Path, *, model: str, dat
     output.mkdir(parents=True, exist_ok=True)
     metrics: Dict[str, object] = {"model": model, "data": data, "n_docs": n_docs,
                                   "docs_kept_whole": docs_kept_whole}
+    if reader is not None:
+        metrics["reader"] = reader
     metrics.update(scorer.score(sentences))
     per_sentence = [scorer.sentence_counts(s) for s in sentences]
     labels = list(metrics["ents_per_type"])

@@ -38,12 +38,12 @@ def load_model(model: str, gpu_id: int = -1) -> Language:
 
 
 def read_gold(path: Path, nlp: Language) -> Tuple[List[Doc], Optional[Dict[str, object]]]:
-    """Gold Docs, plus the reader's report (repairs, drops) when DATA was not a .spacy file."""
+    """Gold Docs, plus the reader's report (repairs, drops) when DATA is a corpus file, not a DocBin."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"Evaluation data {path} does not exist. Pass a .spacy file written by "
                         "`spacy-bert-ner convert` or a corpus file convert reads.")
-    if path.suffix != ".spacy":
+    if path.is_file() and path.suffix != ".spacy":
         from ..readers import read_corpus
 
         docs, file_report = read_corpus(path, nlp.vocab)
@@ -52,11 +52,18 @@ def read_gold(path: Path, nlp: Language) -> Tuple[List[Doc], Optional[Dict[str, 
             msg.warn(f"{path}: reading repaired {reader['repaired']}, dropped {reader['dropped']} and set "
                      f"aside {reader['set_aside']} items; see metrics.json 'reader' (or run convert --report).")
         return docs, reader
-    try:
-        docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
-    except Exception as err:  # DocBin raises ValueError/KeyError/msgpack errors on foreign files
-        raise UserError(f"{path}: not a readable spaCy DocBin ({type(err).__name__}: {err}). "
-                        "Recreate it with `spacy-bert-ner convert`.")
+    # A directory is read as spaCy's Corpus reads one: every .spacy file below it, sorted.
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*.spacy") if p.is_file())
+    if not files:
+        raise UserError(f"{path}: a directory without .spacy files. Pass a directory written by "
+                        "`spacy-bert-ner convert`, a .spacy file, or a corpus file.")
+    docs = []
+    for file in files:
+        try:
+            docs.extend(DocBin().from_disk(file).get_docs(nlp.vocab))
+        except Exception as err:  # DocBin raises ValueError/KeyError/msgpack errors on foreign files
+            raise UserError(f"{file}: not a readable spaCy DocBin ({type(err).__name__}: {err}). "
+                            "Recreate it with `spacy-bert-ner convert`.")
     if not docs:
         raise UserError(f"{path}: contains no documents; nothing to evaluate.")
     return docs, None

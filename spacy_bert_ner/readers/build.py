@@ -6,7 +6,7 @@ for a transformer's window, small enough to batch well). Sentence starts are set
 every token, and tokens outside entities are marked O (not missing), so the Docs train
 and score as fully annotated.
 """
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Dict, Iterator, List, Optional
 
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
@@ -129,16 +129,3 @@ def sentences_to_docs(
         report.tokens += len(words)
     report.documents = len(docs)
     return docs
-
-
-def make_vocab(lang_or_vocab: Union[str, Vocab]) -> Vocab:
-    if isinstance(lang_or_vocab, Vocab):
-        return lang_or_vocab
-    import spacy
-
-    try:
-        return spacy.blank(lang_or_vocab).vocab
-    except ImportError as err:
-        from ..errors import UserError
-
-        raise UserError(f"unknown language code {lang_or_vocab!r} for --lang ({err}); use e.g. da, pt, xx") from None

@@ -1,17 +1,19 @@
 """`spacy-bert-ner convert`: corpus files -> one `.spacy` DocBin each, a table and a report."""
 import json
+import random
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from spacy.tokens import DocBin
+from spacy.tokens import Doc, DocBin
 from wasabi import Printer
 
 from ..errors import UserError
-from .build import make_vocab
-from .corpus import read_corpus
+from .corpus import make_nlp, read_corpus
 from .report import FileReport
 
 msg = Printer(line_max=10_000)
+SPLIT_NAMES = ("train", "dev", "test")
 
 
 def parse_label_map(items: Sequence[str]) -> Dict[str, str]:
@@ -25,35 +27,89 @@ def parse_label_map(items: Sequence[str]) -> Dict[str, str]:
     return mapping
 
 
+def parse_split(text: str) -> List[float]:
+    """`"0.8,0.1,0.1"` -> [0.8, 0.1, 0.1]: two or three fractions that sum to 1."""
+    try:
+        fractions = [float(part) for part in text.split(",")]
+    except ValueError:
+        fractions = []
+    if not 2 <= len(fractions) <= 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise UserError(f"cannot read --split {text!r}: give 2 or 3 positive fractions that sum to 1, e.g. 0.8,0.1,0.1")
+    return fractions
+
+
+def split_docs(docs: List[Doc], fractions: Sequence[float], seed: int) -> Dict[str, List[Doc]]:
+    """A deterministic split by document: shuffle with `seed`, cut by the fractions.
+
+    Each part keeps the documents in file order."""
+    order = list(range(len(docs)))
+    random.Random(seed).shuffle(order)
+    parts, start, total = {}, 0, 0.0
+    for name, fraction in zip(SPLIT_NAMES, fractions):
+        total += fraction
+        end = round(total * len(docs))
+        parts[name] = [docs[i] for i in sorted(order[start:end])]
+        start = end
+    empty = [name for name, part in parts.items() if not part]
+    if empty:
+        raise UserError(
+            f"{len(docs)} documents are too few for --split {','.join(map(str, fractions))} ({', '.join(empty)} "
+            f"would be empty); lower --n-sents so there are more, smaller documents"
+        )
+    return parts
+
+
+def describe_docs(docs: List[Doc]) -> Dict[str, Any]:
+    entities = Counter(ent.label_ for doc in docs for ent in doc.ents)
+    return {
+        "documents": len(docs),
+        "sentences": sum(1 for doc in docs for token in doc if token.is_sent_start),
+        "tokens": sum(len(doc) for doc in docs),
+        "entities": dict(entities.most_common()),
+    }
+
+
 def convert(
     inputs: Sequence[Path],
     output: Path,
     lang: str = "xx",
     report_path: Optional[Path] = None,
     label_map: Sequence[str] = (),
+    split: Optional[str] = None,
+    seed: int = 0,
     **options: Any,
 ) -> Dict[str, FileReport]:
-    """Convert each input to `output/<stem>.spacy`; print the table; write the JSON report."""
-    outputs = {}
+    """Convert each input to `output/<stem>.spacy` (or `<stem>-train/dev/test.spacy` with
+    `split`); print the table; write the JSON report. Nothing is written unless every
+    input converts."""
+    fractions = parse_split(split) if split else None
+    if fractions and len(inputs) != 1:
+        raise UserError("--split takes one input file; split each file in its own run")
+    targets: Dict[Path, Path] = {}
     for path in inputs:
         target = output / f"{Path(path).stem}.spacy"
-        if target in outputs.values():
+        if target in targets.values():
             raise UserError(f"two inputs would both write {target}; convert them into separate --output folders")
-        outputs[path] = target
+        targets[path] = target
     mapping = parse_label_map(label_map)
-    vocab = make_vocab(lang)
+    nlp = make_nlp(lang)
     reports: Dict[str, FileReport] = {}
-    results = []
+    writes: Dict[Path, List[Doc]] = {}
     for path in inputs:
-        docs, report = read_corpus(path, vocab, label_map=mapping, **options)
-        results.append((docs, outputs[path]))
+        docs, report = read_corpus(path, nlp, label_map=mapping, **options)
         reports[str(path)] = report
+        if fractions:
+            for name, part in split_docs(docs, fractions, seed).items():
+                writes[output / f"{Path(path).stem}-{name}.spacy"] = part
+                report.splits[name] = describe_docs(part)
+        else:
+            writes[targets[path]] = docs
     output.mkdir(parents=True, exist_ok=True)
-    for docs, target in results:
+    for target, docs in writes.items():
         DocBin(docs=docs, store_user_data=False).to_disk(target)
     print_table(reports)
-    for path, target in outputs.items():
-        msg.good(f"{path} -> {target}")
+    for target, docs in writes.items():
+        msg.good(f"Wrote {len(docs)} documents to {target}")
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         data = {path: report.to_dict() for path, report in reports.items()}
@@ -63,18 +119,22 @@ def convert(
 
 
 def print_table(reports: Dict[str, FileReport]) -> None:
+    """One row per file: documents, sentences, tokens, entities per label, then what was
+    repaired, dropped and set aside; then the first locations of each kind of problem."""
     labels: List[str] = sorted({label for r in reports.values() for label in r.entities})
-    header = ["file", "docs", "sents", "tokens", *labels, "repaired", "dropped", "problems"]
+    header = ["file", "docs", "sents", "tokens", *labels, "repaired", "dropped", "set aside"]
     rows = []
     for path, r in reports.items():
         rows.append(
             [Path(path).name, r.documents, r.sentences, r.tokens, *(r.entities[label] for label in labels),
-             sum(r.repaired.values()), sum(r.dropped.values()), sum(r.problem_counts.values())]
+             sum(r.repaired.values()), sum(r.dropped.values()), sum(r.set_aside.values())]
         )
     msg.table(rows, header=header, divider=True, aligns=["l"] + ["r"] * (len(header) - 1))
     for path, r in reports.items():
-        for problem in r.problems:
-            msg.warn(f"{path}:{problem['line']}: {problem['message']}")
         for kind, count in r.problem_counts.items():
-            if count > len([p for p in r.problems if p["message"].startswith(kind)]):
-                msg.info(f"{path}: {count} x {kind} in all (first locations above)")
+            shown = [p for p in r.problems if p["message"].startswith(kind)]
+            msg.warn(f"{path}: {kind}: {count}" + (f" (first {len(shown)} below)" if count > len(shown) else ""))
+            for problem in shown:
+                msg.text(f"  {path}:{problem['line']}: {problem['message']}")
+        for pair, count in r.mapped.items():
+            msg.info(f"{path}: --map {pair}: {count} spans")

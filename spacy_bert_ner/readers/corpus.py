@@ -2,15 +2,18 @@
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
+import spacy
+from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from ..errors import CorpusError, UserError
-from .build import DEFAULT_N_SENTS, make_vocab, sentences_to_docs
+from .build import DEFAULT_N_SENTS, sentences_to_docs
 from .columns import read_columns, sniff_layout
+from .jsonl import DEFAULT_SPANS_KEY, looks_like_jsonl, read_jsonl
 from .report import FileReport
 
-FORMATS = ("auto", "conll", "conllu", "conllx")
+FORMATS = ("auto", "conll", "conllu", "conllx", "jsonl")
 
 
 def read_text(path: Union[str, Path], encoding: str = "utf-8") -> str:
@@ -42,7 +45,7 @@ def read_text(path: Union[str, Path], encoding: str = "utf-8") -> str:
 
 def read_corpus(
     path: Union[str, Path],
-    lang_or_vocab: Union[str, Vocab] = "xx",
+    lang: Union[str, Vocab, Language] = "xx",
     *,
     format: str = "auto",
     token_col: Optional[int] = None,
@@ -51,21 +54,45 @@ def read_corpus(
     label_map: Optional[Dict[str, str]] = None,
     n_sents: int = DEFAULT_N_SENTS,
     encoding: str = "utf-8",
+    alignment: str = "strict",
+    spans_key: str = DEFAULT_SPANS_KEY,
 ) -> Tuple[List[Doc], FileReport]:
     """Read `path` into Docs (one per document) and a FileReport of what was read.
 
+    lang: a language code, or the Vocab/Language to build Docs with (JSONL text is
+      tokenized by that language's tokenizer).
+    format: auto (`.jsonl`/`.json` or a first line that is a JSON object -> jsonl; 10
+      columns starting with an ID -> conllu; else conll), conll, conllu, conllx or jsonl.
     token_col, tag_col: 1-based column numbers, as `cut` and `awk` count; sniffed when None.
     label_map: e.g. {"OTH": "O", "GPE_LOC": "LOC"}; mapping to "O" drops a label (counted).
+    alignment, spans_key: for JSONL character spans, see `readers.jsonl`.
     """
     if format not in FORMATS:
         raise UserError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
     key = str(path)
     text = read_text(path, encoding)
     lines = text.split("\n")
+    nlp = make_nlp(lang)
+    if format == "jsonl" or (
+        format == "auto" and (Path(path).suffix in (".jsonl", ".json") or looks_like_jsonl(lines[:50]))
+    ):
+        report = FileReport(path=key, format="jsonl", scheme="char-offsets")
+        docs = read_jsonl(key, lines, nlp, report, alignment, label_map, spans_key)
+        return docs, report
     layout = sniff_layout(key, lines, format, token_col, tag_col)
     report = FileReport(path=key, format="conllu" if layout.conllu else "conll", layout=layout.describe())
     sentences = read_columns(key, lines, layout, report)
-    docs = sentences_to_docs(
-        key, sentences, make_vocab(lang_or_vocab), report, scheme, label_map, n_sents
-    )
+    docs = sentences_to_docs(key, sentences, nlp.vocab, report, scheme, label_map, n_sents)
     return docs, report
+
+
+def make_nlp(lang: Union[str, Vocab, Language]) -> Language:
+    """A blank pipeline: its vocab holds the Docs' strings, its tokenizer splits JSONL text."""
+    if isinstance(lang, Language):
+        return lang
+    if isinstance(lang, Vocab):
+        return spacy.blank(lang.lang or "xx", vocab=lang)
+    try:
+        return spacy.blank(lang)
+    except ImportError as err:
+        raise UserError(f"unknown language code {lang!r} for --lang ({err}); use e.g. da, pt, or xx") from None

@@ -20,9 +20,10 @@ class FileReport:
     repaired: Counter = field(default_factory=Counter)
     dropped: Counter = field(default_factory=Counter)
     mapped: Counter = field(default_factory=Counter)
-    set_aside: int = 0
+    set_aside: Counter = field(default_factory=Counter)
     problems: List[Dict[str, Any]] = field(default_factory=list)
     problem_counts: Counter = field(default_factory=Counter)
+    splits: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
     def problem(self, line: Optional[int], kind: str, detail: str = "") -> None:
         """Count a problem of `kind`; keep its location while few of that kind are kept."""
@@ -45,7 +46,9 @@ class FileReport:
             "repaired_per_label": dict(self.repaired.most_common()),
             "dropped_per_label": dict(self.dropped.most_common()),
             "mapped": dict(self.mapped.most_common()),
-            "set_aside": self.set_aside,
+            "set_aside": sum(self.set_aside.values()),
+            "set_aside_per_label": dict(self.set_aside.most_common()),
             "problems": sorted(self.problems, key=lambda p: (p["line"] or 0)),
             "problem_counts": dict(self.problem_counts.most_common()),
+            **({"splits": self.splits} if self.splits else {}),
         }

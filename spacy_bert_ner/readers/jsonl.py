@@ -1,0 +1,151 @@
+"""JSONL with character-offset spans, as annotation tools export it.
+
+One JSON object a line, one Doc per object:
+`{"text": ..., "spans"|"entities"|"label": [...]}` where each span is
+`{"start", "end", "label"}` (also `start_offset`/`end_offset`) or `[start, end, label]`.
+Tokens come from the record's own `"tokens"` list (Prodigy: `{"text", "ws"}`) when it has
+one, else from the language's tokenizer.
+
+Alignment: a span whose offsets do not fall on token boundaries stops the conversion
+under `strict` (the default); `contract` shrinks it to the tokens inside it and `expand`
+grows it to the tokens it touches, both counted as repaired, and a span that contracts
+to nothing is dropped and counted.
+
+Overlaps: every span is kept in `doc.spans[spans_key]`. `doc.ents` gets the
+non-overlapping subset chosen by `spacy.util.filter_spans`: longest span first, then the
+earliest; each span left out of `doc.ents` is counted as set aside.
+"""
+import json
+from typing import Iterator, List, Optional, Tuple
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from ..errors import CorpusError
+from .report import FileReport
+
+ALIGNMENTS = ("strict", "contract", "expand")
+SPAN_KEYS = ("spans", "entities", "label")
+DEFAULT_SPANS_KEY = "sc"  # spaCy's span categorizer default: gold overlaps train it as they are
+
+
+def looks_like_jsonl(lines: List[str]) -> bool:
+    for line in lines:
+        if line.strip():
+            try:
+                return isinstance(json.loads(line), dict)
+            except ValueError:
+                return False
+    return False
+
+
+def _spans(path: str, n: int, record: dict) -> Iterator[Tuple[int, int, str]]:
+    for key in SPAN_KEYS:
+        if isinstance(record.get(key), list):
+            items = record[key]
+            break
+    else:
+        items = []
+    for item in items:
+        if isinstance(item, dict):
+            start = item.get("start", item.get("start_offset"))
+            end = item.get("end", item.get("end_offset"))
+            label = item.get("label")
+        elif isinstance(item, (list, tuple)) and len(item) == 3:
+            start, end, label = item
+        else:
+            raise CorpusError(path, n, f"cannot read span {item!r}: write {{\"start\", \"end\", \"label\"}} or [start, end, label]")
+        if not (isinstance(start, int) and isinstance(end, int) and isinstance(label, str) and label):
+            raise CorpusError(path, n, f"span {item!r} needs integer start and end and a label")
+        yield start, end, label
+
+
+def _make_doc(path: str, n: int, record: dict, nlp: Language) -> Doc:
+    text = record.get("text")
+    if not isinstance(text, str):
+        raise CorpusError(path, n, 'each line needs a "text" string')
+    tokens = record.get("tokens")
+    if not tokens:
+        return nlp.make_doc(text)
+    try:
+        words = [t["text"] for t in tokens]
+        spaces = [bool(t["ws"]) if "ws" in t else t["end"] < len(text) and text[t["end"]].isspace() for t in tokens]
+    except (KeyError, TypeError):
+        raise CorpusError(path, n, '"tokens" must be a list of {"text", "ws"} or {"text", "start", "end"}') from None
+    doc = Doc(nlp.vocab, words=words, spaces=spaces)
+    if doc.text != text:
+        raise CorpusError(path, n, '"tokens" do not spell out "text"; fix the record or drop its "tokens" to retokenize')
+    return doc
+
+
+def read_jsonl(
+    path: str,
+    lines: List[str],
+    nlp: Language,
+    report: FileReport,
+    alignment: str = "strict",
+    label_map: Optional[dict] = None,
+    spans_key: str = DEFAULT_SPANS_KEY,
+) -> List[Doc]:
+    if alignment not in ALIGNMENTS:
+        raise CorpusError(path, None, f"unknown alignment {alignment!r}; use one of {', '.join(ALIGNMENTS)}")
+    label_map = label_map or {}
+    docs = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as err:
+            raise CorpusError(path, n, f"not valid JSON ({err}); each line must be one JSON object") from None
+        if not isinstance(record, dict):
+            raise CorpusError(path, n, "each line must be a JSON object with a \"text\"")
+        doc = _make_doc(path, n, record, nlp)
+        text = doc.text
+        spans: List[Span] = []
+        for start, end, label in _spans(path, n, record):
+            if not 0 <= start < end <= len(text):
+                raise CorpusError(path, n, f"span [{start}, {end}) {label} is outside the text of {len(text)} characters")
+            new = label_map.get(label, label)
+            if new != label:
+                report.mapped[f"{label}={new}"] += 1
+                if new == "O":
+                    report.dropped[label] += 1
+                    continue
+            span = doc.char_span(start, end, label=new)
+            if span is None:
+                if alignment == "strict":
+                    raise CorpusError(
+                        path, n,
+                        f"span [{start}, {end}) {text[start:end]!r} {label} does not fall on token boundaries; "
+                        f"fix the offsets, or pass --alignment contract or expand",
+                    )
+                span = doc.char_span(start, end, label=new, alignment_mode=alignment)
+                if span is None or not len(span):
+                    report.dropped[new] += 1
+                    report.problem(n, "span dropped", f"[{start}, {end}) {text[start:end]!r} covers no whole token")
+                    continue
+                report.repaired[new] += 1
+                report.problem(n, "span realigned", f"[{start}, {end}) {text[start:end]!r} -> {span.text!r} ({alignment})")
+            spans.append(span)
+        ents = filter_spans(spans)
+        if len(ents) < len(spans):
+            kept = {(s.start, s.end, s.label) for s in ents}
+            for span in spans:
+                if (span.start, span.end, span.label) in kept:
+                    kept.discard((span.start, span.end, span.label))
+                else:
+                    report.set_aside[span.label_] += 1
+                    report.problem(n, "overlapping span set aside", f"{span.text!r} {span.label_} kept only in doc.spans[{spans_key!r}]")
+        doc.spans[spans_key] = spans
+        doc.ents = ents
+        if len(doc):
+            doc[0].is_sent_start = True
+        for ent in ents:
+            report.entities[ent.label_] += 1
+        report.sentences += 1
+        report.tokens += len(doc)
+        docs.append(doc)
+    report.documents = len(docs)
+    return docs

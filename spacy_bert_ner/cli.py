@@ -121,6 +121,23 @@ def evaluate(
     run_evaluation(model, data, output, training_log, compare, seed, n_bootstrap, gpu_id)
 
 
+@app.command()
+def predict(
+    model: str = typer.Argument(..., help="Pipeline directory or installed package name."),
+    input_path: Path = typer.Argument(..., help="Folder of .txt files, a .jsonl file with `text`, or plain text (one doc a line)."),
+    output_path: Path = typer.Argument(..., help="JSONL output: each input record plus `entities`."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1, help="Documents per batch (default: the pipeline's)."),
+    n_process: int = typer.Option(1, "--n-process", "-n", min=1, help="Worker processes (CPU only)."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to run on; -1 for CPU."),
+):
+    """Run a pipeline over documents and write one JSON line with entities per document:
+    `entities` [{start, end, label, text}] with character offsets. Malformed lines are
+    reported with their line number and skipped."""
+    from .predict import predict as run_predict
+
+    run_predict(model, input_path, output_path, batch_size=batch_size, n_process=n_process, gpu_id=gpu_id)
+
+
 def main() -> None:
     try:
         app()

@@ -59,15 +59,19 @@ def resolve_scheme(path: str, sentences: List[Sentence], scheme: str) -> str:
     distinct = set()
     for sent in sentences:
         distinct.update(sent.tags)
-    try:
-        for tag in distinct:
+    bad = {}
+    for tag in distinct:
+        try:
             parse_tag(tag)
             if scheme != "auto":
                 check_scheme(tag, scheme)
-    except TagError as err:
+        except TagError as err:
+            bad[tag] = str(err)
+    if bad:
         for sent in sentences:
-            if tag in sent.tags:
-                raise CorpusError(path, sent.lines[sent.tags.index(tag)], str(err)) from None
+            for tag, line in zip(sent.tags, sent.lines):
+                if tag in bad:
+                    raise CorpusError(path, line, bad[tag])
     return detect_scheme(s.tags for s in sentences) if scheme == "auto" else scheme
 
 

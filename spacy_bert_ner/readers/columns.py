@@ -142,6 +142,9 @@ def read_columns(path: str, lines: List[str], layout: Layout, report: FileReport
             flush()
             continue
         fields = line.split(sep)
+        if line[0] == "#" and has_ids and words:
+            report.problem(n, "comment inside a sentence", "no blank line before it; the sentence ends here")
+            flush()
         if line[0] == "#" and not words and (
             has_ids or len(fields) != n_cols or not is_tag(fields[tag_col])
         ):
@@ -162,14 +165,19 @@ def read_columns(path: str, lines: List[str], layout: Layout, report: FileReport
                 f"expected {layout.describe()}, found {len(fields)} columns; "
                 f"fix the line, or give the layout with --format/--token-col/--tag-col",
             )
+        if has_ids and not fields[0].isdigit():
+            if not (conllu and _is_id(fields[0])):
+                raise CorpusError(
+                    path, n,
+                    f"expected a token ID in column 1, found {fields[0]!r}; fix the line or give the "
+                    f"layout with --format/--token-col/--tag-col",
+                )
+            if "-" in fields[0]:  # a multiword token: its words follow
+                mwt_end = int(fields[0].split("-")[1])
+                mwt_space = "SpaceAfter=No" not in fields[MISC_COL]
+            continue  # empty nodes (`8.1`) are not surface tokens
         if conllu:
             token_id = fields[0]
-            if not token_id.isdigit():
-                if "-" in token_id:  # a multiword token: its words follow
-                    mwt_end = int(token_id.split("-")[1])
-                    mwt_space = "SpaceAfter=No" not in fields[MISC_COL]
-                # empty nodes (`8.1`) are not surface tokens
-                continue
             if mwt_end:
                 if int(token_id) == mwt_end:
                     spaces.append(mwt_space)

@@ -1,0 +1,252 @@
+"""Token-classification NER head: a softmax over BIO tags per token, decoded with constrained Viterbi.
+
+The alternative to spaCy's transition-based `ner`: one linear layer on top of the transformer
+listener, trained with cross-entropy against the gold BIO tags. Argmax decoding per token can
+produce sequences no annotator would write (an I-PER after O, an I-LOC after B-PER); Viterbi
+over the per-token log probabilities with those transitions forbidden returns the most probable
+*valid* sequence instead, so every predicted entity is well formed.
+"""
+from itertools import islice
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc, Span
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.util import registry
+from spacy.vocab import Vocab
+from thinc.api import (
+    Config,
+    Model,
+    SequenceCategoricalCrossentropy,
+    Softmax_v2,
+    chain,
+    set_dropout_rate,
+    with_array,
+    zero_init,
+)
+from thinc.types import Floats2d, Ints1d
+
+DEFAULT_MODEL_CONFIG = """
+[model]
+@architectures = "spacy_bert_ner.TokenClassifier.v1"
+nO = null
+
+[model.tok2vec]
+@architectures = "spacy-transformers.TransformerListener.v1"
+grad_factor = 1.0
+upstream = "*"
+
+[model.tok2vec.pooling]
+@layers = "reduce_mean.v1"
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
+
+
+@registry.architectures("spacy_bert_ner.TokenClassifier.v1")
+def build_token_classifier(
+    tok2vec: Model[List[Doc], List[Floats2d]], nO: Optional[int] = None
+) -> Model[List[Doc], List[Floats2d]]:
+    """Token vectors -> probabilities over the BIO tags, one row per token.
+
+    The output layer starts at zero (uniform over tags), as spaCy's tagger does; its width is
+    inferred from the label set at initialization.
+    """
+    output_layer = Softmax_v2(nO, init_W=zero_init)
+    model = chain(tok2vec, with_array(output_layer))
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("output_layer", output_layer)
+    return model
+
+
+def bio_tags(labels: Sequence[str]) -> List[str]:
+    """The tag inventory for entity labels: O, then B-X and I-X for each label X."""
+    return ["O"] + [f"{prefix}-{label}" for label in labels for prefix in ("B", "I")]
+
+
+def bio_constraints(tags: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """(allowed[i, j]: tag j may follow tag i, allowed_first[j]: tag j may start a doc).
+
+    I-X may only follow B-X or I-X; everything else may follow anything.
+    """
+    n = len(tags)
+    allowed = numpy.ones((n, n), dtype=bool)
+    allowed_first = numpy.ones(n, dtype=bool)
+    for j, tag in enumerate(tags):
+        if tag.startswith("I-"):
+            label = tag[2:]
+            allowed_first[j] = False
+            allowed[:, j] = [prev in (f"B-{label}", f"I-{label}") for prev in tags]
+    return allowed, allowed_first
+
+
+def viterbi_decode(log_probs: numpy.ndarray, allowed: numpy.ndarray, allowed_first: numpy.ndarray) -> Ints1d:
+    """The highest-scoring tag sequence that uses only allowed transitions."""
+    n_tokens, n_tags = log_probs.shape
+    if n_tokens == 0:
+        return numpy.zeros((0,), dtype="int32")
+    transitions = numpy.where(allowed, 0.0, -numpy.inf)
+    score = log_probs[0] + numpy.where(allowed_first, 0.0, -numpy.inf)
+    backpointers = numpy.zeros((n_tokens, n_tags), dtype="int32")
+    for t in range(1, n_tokens):
+        candidates = score[:, None] + transitions
+        backpointers[t] = candidates.argmax(axis=0)
+        score = candidates.max(axis=0) + log_probs[t]
+    path = numpy.zeros((n_tokens,), dtype="int32")
+    path[-1] = int(score.argmax())
+    for t in range(n_tokens - 1, 0, -1):
+        path[t - 1] = backpointers[t, path[t]]
+    return path
+
+
+def biluo_to_bio(tag: Optional[str]) -> Optional[str]:
+    """Map spaCy's aligned BILUO gold tags to BIO; '-' and None (unannotated, misaligned) stay missing."""
+    if tag is None or tag == "-" or tag == "":
+        return None
+    if tag == "O":
+        return "O"
+    prefix, label = tag.split("-", 1)
+    return ("B-" if prefix in ("B", "U") else "I-") + label
+
+
+class TokenClassifierNER(TrainablePipe):
+    """Named entities from a per-token BIO softmax, decoded into valid spans."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "bert_token_ner",
+        *,
+        scorer: Optional[Callable] = None,
+    ) -> None:
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict[str, List[str]] = {"labels": []}
+        self._constraints: Dict[Tuple[str, ...], Tuple[numpy.ndarray, numpy.ndarray]] = {}
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        """The entity labels (PER, LOC, ...), not the BIO tags."""
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> Tuple[str, ...]:
+        return self.labels
+
+    @property
+    def tags(self) -> List[str]:
+        return bio_tags(self.labels)
+
+    def add_label(self, label: str) -> int:
+        if not isinstance(label, str):
+            raise ValueError(f"Entity labels must be strings, got {label!r}.")
+        if label in self.labels:
+            return 0
+        self._allow_extra_label()
+        self.cfg["labels"].append(label)
+        self.vocab.strings.add(label)
+        return 1
+
+    def predict(self, docs: Iterable[Doc]) -> List[Ints1d]:
+        """Tag ids per doc: the best valid BIO sequence under the model's probabilities."""
+        docs = list(docs)
+        if not any(len(doc) for doc in docs):
+            return [numpy.zeros((len(doc),), dtype="int32") for doc in docs]
+        if self.labels not in self._constraints:
+            self._constraints = {self.labels: bio_constraints(self.tags)}
+        allowed, allowed_first = self._constraints[self.labels]
+        guesses = []
+        for probs in self.model.predict(docs):
+            probs = self.model.ops.to_numpy(probs)
+            guesses.append(viterbi_decode(numpy.log(probs + 1e-12), allowed, allowed_first))
+        return guesses
+
+    def set_annotations(self, docs: Iterable[Doc], tag_ids: List[Ints1d]) -> None:
+        """Set doc.ents from the decoded tags; every other token is marked outside an entity."""
+        tags = self.tags
+        for doc, doc_tag_ids in zip(docs, tag_ids):
+            spans = []
+            start, label = None, None
+            for i, tag_id in enumerate(list(doc_tag_ids) + [0]):
+                tag = tags[tag_id]
+                if start is not None and not tag.startswith("I-"):
+                    spans.append(Span(doc, start, i, label=label))
+                    start = None
+                if tag.startswith("B-"):
+                    start, label = i, tag[2:]
+            doc.set_ents(spans, default="outside")
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd=None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "TokenClassifierNER.update")
+        if not any(len(eg.predicted) for eg in examples):
+            return losses
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_scores = self.get_loss(examples, scores)
+        backprop(d_scores)
+        if sgd not in (None, False):
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
+        """Cross-entropy against gold BIO tags; unannotated and misaligned tokens are masked out."""
+        validate_examples(examples, "TokenClassifierNER.get_loss")
+        truths = [[biluo_to_bio(tag) for tag in eg.get_aligned_ner()] for eg in examples]
+        loss_func = SequenceCategoricalCrossentropy(names=self.tags, normalize=False, missing_value=None)
+        d_scores, loss = loss_func(scores, truths)
+        if self.model.ops.xp.isnan(loss):
+            raise ValueError(f"NaN loss in component '{self.name}': lower the learning rate or check the encoder.")
+        return float(loss), d_scores
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Collect the entity labels from the training data (or take `labels`) and size the output layer."""
+        validate_get_examples(get_examples, "TokenClassifierNER.initialize")
+        if labels is None:
+            labels = sorted({ent.label_ for eg in get_examples() for ent in eg.reference.ents})
+        for label in labels:
+            self.add_label(label)
+        self._require_labels()
+        tags = self.tags
+        doc_sample, label_sample = [], []
+        for eg in islice(get_examples(), 10):
+            doc_sample.append(eg.predicted)
+            gold = numpy.zeros((len(eg.predicted), len(tags)), dtype="float32")
+            for i, tag in enumerate(eg.get_aligned_ner()):
+                bio = biluo_to_bio(tag)
+                if bio is not None:
+                    gold[i, tags.index(bio)] = 1.0
+            label_sample.append(self.model.ops.asarray2f(gold))
+        self.model.initialize(X=doc_sample, Y=label_sample)
+
+
+@Language.factory(
+    "bert_token_ner",
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
+    default_config={"model": DEFAULT_MODEL, "scorer": {"@scorers": "spacy.ner_scorer.v1"}},
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
+def make_token_classifier(nlp: Language, name: str, model: Model, scorer: Optional[Callable]) -> TokenClassifierNER:
+    """A BIO token-classification NER head, usually on a transformer listener."""
+    return TokenClassifierNER(nlp.vocab, model, name, scorer=scorer)

@@ -1,0 +1,147 @@
+"""The token-classification NER head: valid decoding, masked loss, training, serialization."""
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy
+import pytest
+import spacy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+from thinc.api import Adam, Config, fix_random_seed
+
+from spacy_bert_ner.components.token_classifier import bio_constraints, bio_tags, viterbi_decode
+
+ROOT = Path(__file__).resolve().parent.parent
+TAGS = bio_tags(["LOC", "PER"])  # O B-LOC I-LOC B-PER I-PER
+ALLOWED, ALLOWED_FIRST = bio_constraints(TAGS)
+
+SENTENCES = [
+    ("Anna bor i Berlin .", [(0, 1, "PER"), (3, 4, "LOC")]),
+    ("Peter arbejder hos Novo Nordisk .", [(0, 1, "PER"), (3, 5, "ORG")]),
+    ("Vi rejser til Paris i morgen .", [(3, 4, "LOC")]),
+    ("Maria Hansen mødte Lars i Aarhus .", [(0, 2, "PER"), (3, 4, "PER"), (5, 6, "LOC")]),
+    ("Danske Bank har kontor i Odense .", [(0, 2, "ORG"), (5, 6, "LOC")]),
+    ("Det regner meget i dag .", []),
+]
+
+
+def make_examples(vocab):
+    examples = []
+    for text, ents in SENTENCES:
+        words = text.split()
+        reference = Doc(vocab, words=words)
+        reference.set_ents([Span(reference, s, e, label=label) for s, e, label in ents], default="outside")
+        examples.append(Example(Doc(vocab, words=words), reference))
+    return examples
+
+
+def is_valid(tag_ids) -> bool:
+    tags = ["O"] + [TAGS[i] for i in tag_ids]
+    return all(not cur.startswith("I-") or prev[2:] == cur[2:] for prev, cur in zip(tags, tags[1:]))
+
+
+def test_bio_constraints_forbid_only_broken_continuations():
+    index = {tag: i for i, tag in enumerate(TAGS)}
+    assert not ALLOWED_FIRST[index["I-PER"]] and ALLOWED_FIRST[index["B-PER"]]
+    assert not ALLOWED[index["O"], index["I-PER"]]
+    assert not ALLOWED[index["B-LOC"], index["I-PER"]]
+    assert not ALLOWED[index["I-LOC"], index["I-PER"]]
+    assert ALLOWED[index["B-PER"], index["I-PER"]] and ALLOWED[index["I-PER"], index["I-PER"]]
+    assert ALLOWED[index["I-PER"], index["B-LOC"]] and ALLOWED[index["B-PER"], index["O"]]
+
+
+def test_viterbi_repairs_an_invalid_argmax():
+    # Per-token argmax is O, I-PER: invalid. The best valid sequence under these scores is B-PER I-PER.
+    probs = numpy.array([[0.5, 0.0, 0.0, 0.45, 0.05], [0.05, 0.0, 0.0, 0.05, 0.9]]) + 1e-6
+    assert [TAGS[i] for i in viterbi_decode(numpy.log(probs), ALLOWED, ALLOWED_FIRST)] == ["B-PER", "I-PER"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(numpy.float64, st.tuples(st.integers(1, 4), st.just(len(TAGS))), elements=st.floats(-20, 0)))
+def test_viterbi_returns_the_best_valid_sequence(log_probs):
+    path = viterbi_decode(log_probs, ALLOWED, ALLOWED_FIRST)
+    assert is_valid(path)
+    n = log_probs.shape[0]
+    best = max(
+        sum(log_probs[t, seq[t]] for t in range(n))
+        for seq in itertools.product(range(len(TAGS)), repeat=n)
+        if is_valid(seq)
+    )
+    assert sum(log_probs[t, path[t]] for t in range(n)) == pytest.approx(best)
+
+
+def test_viterbi_on_empty_doc():
+    assert viterbi_decode(numpy.zeros((0, len(TAGS))), ALLOWED, ALLOWED_FIRST).shape == (0,)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_transformer):
+    """The tokcls_trf.cfg pipeline trained on six sentences until it fits them."""
+    config = Config().from_disk(ROOT / "configs" / "tokcls_trf.cfg", overrides={
+        "components.transformer.model.name": str(tiny_transformer),
+    })
+    fix_random_seed(0)
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    examples = make_examples(nlp.vocab)
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.004)
+    for _ in range(60):
+        nlp.update(examples, sgd=optimizer)
+    return nlp
+
+
+def test_learns_the_training_set(trained):
+    ner = trained.get_pipe("ner")
+    assert set(ner.labels) == {"LOC", "ORG", "PER"}
+    gold = {(i, s, e, label) for i, (_, ents) in enumerate(SENTENCES) for s, e, label in ents}
+    predicted = {
+        (i, ent.start, ent.end, ent.label_)
+        for i, doc in enumerate(trained.pipe(text for text, _ in SENTENCES))
+        for ent in doc.ents
+    }
+    recall = len(gold & predicted) / len(gold)
+    precision = len(gold & predicted) / max(len(predicted), 1)
+    assert recall >= 0.8 and precision >= 0.8, (sorted(gold), sorted(predicted))
+    assert {label for *_, label in predicted} == {"LOC", "ORG", "PER"}
+
+
+def test_predictions_are_valid_bio_on_unseen_text(trained):
+    doc = trained("Hansen Berlin Novo i Paris mødte Danske Lars Bank Odense Peter .")
+    tags = [f"{t.ent_iob_}-{t.ent_type_}" if t.ent_type_ else "O" for t in doc]
+    for prev, cur in zip(["O"] + tags, tags):
+        assert not cur.startswith("I-") or prev[2:] == cur[2:]
+
+
+def test_missing_annotation_is_masked(trained):
+    ner = trained.get_pipe("ner")
+    words = "Anna bor i Berlin .".split()
+    reference = Doc(trained.vocab, words=words, ents=["B-PER", None, None, "B-LOC", "O"])
+    example = Example(Doc(trained.vocab, words=words), reference)
+    trained.get_pipe("transformer")(example.predicted)
+    scores = ner.model.predict([example.predicted])
+    _, d_scores = ner.get_loss([example], scores)
+    grad = ner.model.ops.to_numpy(d_scores[0])
+    assert not grad[1].any() and not grad[2].any()
+    assert grad[0].any() and grad[3].any() and grad[4].any()
+
+
+def test_serialization_round_trip_and_load_without_import(trained, tmp_path):
+    texts = [text for text, _ in SENTENCES]
+    expected = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in trained.pipe(texts)]
+    trained.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    assert loaded.get_pipe("ner").labels == trained.get_pipe("ner").labels
+    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in loaded.pipe(texts)] == expected
+    # A fresh interpreter finds the factory through the package's entry points, no import needed.
+    code = (
+        "import sys, spacy\n"
+        f"nlp = spacy.load({str(tmp_path / 'model')!r})\n"
+        "print([(e.start, e.end, e.label_) for e in nlp('Anna bor i Berlin .').ents])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(expected[0])

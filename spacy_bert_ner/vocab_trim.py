@@ -346,7 +346,9 @@ def trim_model(model: Any, kept: Sequence[int]) -> None:
     model.resize_token_embeddings(n, mean_resizing=False)
 
 
-def _load(encoder: str) -> Tuple[Any, Any]:
+def _load(encoder: str) -> Tuple[Any, Any, Set[str]]:
+    """The fast tokenizer, the model (its own architecture, heads included) and the weights the
+    checkpoint lacked (such as an unused pooler), which are not saved so they are not made up."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
     import transformers
 
@@ -355,13 +357,13 @@ def _load(encoder: str) -> Tuple[Any, Any]:
         config = AutoConfig.from_pretrained(encoder)
         architecture = (config.architectures or [""])[0]
         model_class = getattr(transformers, architecture, None) or AutoModel
-        model = model_class.from_pretrained(encoder, torch_dtype="auto")
+        model, info = model_class.from_pretrained(encoder, torch_dtype="auto", output_loading_info=True)
     except (OSError, ValueError) as err:
         raise UserError(f"cannot load encoder {encoder!r} ({err}); pass a local model directory "
                         f"saved with save_pretrained (the Hugging Face Hub may be out of reach)") from None
     if not tokenizer.is_fast:
         raise UserError(f"{encoder!r} has no fast tokenizer (tokenizer.json); trim-vocab edits tokenizer.json")
-    return tokenizer, model
+    return tokenizer, model, set(info["missing_keys"])
 
 
 def dir_size(path: Union[str, Path]) -> int:
@@ -394,7 +396,7 @@ def trim_vocab(
         file_texts = read_texts(path)
         per_file[str(path)] = len(file_texts)
         texts.extend(file_texts)
-    tokenizer, model = _load(encoder)
+    tokenizer, model, missing = _load(encoder)
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer.save_pretrained(tmp, legacy_format=False)
         tok_json = json.loads((Path(tmp) / "tokenizer.json").read_text(encoding="utf8"))
@@ -428,7 +430,7 @@ def trim_vocab(
                 shutil.copy(path, out_dir / path.name)
     Tokenizer.from_str(json.dumps(new_json)).save(str(out_dir / "tokenizer.json"))
     trim_model(model, kept)
-    model.save_pretrained(out_dir)
+    model.save_pretrained(out_dir, state_dict={k: v for k, v in model.state_dict().items() if k not in missing})
     report.texts_segmented_identically = _count_identical(tok_json, new_json, texts)
     report.seconds = round(time.perf_counter() - start, 2)
     _write_json(out_dir / KEPT_IDS_FILE, kept)

@@ -1,0 +1,1 @@
+"""Experiments over many trainings: hyperparameter sweeps and cross-validation."""

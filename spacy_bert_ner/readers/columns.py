@@ -53,10 +53,20 @@ def sniff_layout(
     """Work out the columns from the file's first token lines (columns given 1-based)."""
     sample = []
     first_line = 0
+    ids_ok = True  # does column 1 count 1, 2, 3, ... within each sentence?
+    expected = 1
     for n, line in enumerate(lines, 1):
-        if line.strip() and not line.startswith("#") and not line.startswith("-DOCSTART-"):
+        if not line.strip():
+            expected = 1
+        elif not line.startswith("#") and not line.startswith("-DOCSTART-"):
             sample.append(line)
             first_line = first_line or n
+            head = line.split(None, 1)[0]
+            if head.isdigit():
+                ids_ok = ids_ok and int(head) == expected
+                expected += 1
+            elif not _is_id(head):
+                ids_ok = False
             if len(sample) >= SNIFF_LINES:
                 break
     if not sample:
@@ -65,7 +75,7 @@ def sniff_layout(
     rows = [line.split(sep) for line in sample]
     n_cols = Counter(len(row) for row in rows).most_common(1)[0][0]
     rows = [row for row in rows if len(row) == n_cols]
-    has_ids = all(_is_id(row[0]) for row in rows) and n_cols > 1
+    has_ids = ids_ok and n_cols > 2  # two columns are always token and tag
     conllu = format in ("conllu", "conllx") or (format == "auto" and has_ids and n_cols == 10)
     if conllu and (n_cols != 10 or not has_ids):
         raise CorpusError(

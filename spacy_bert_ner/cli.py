@@ -138,33 +138,6 @@ def predict(
     run_predict(model, input_path, output_path, batch_size=batch_size, n_process=n_process, gpu_id=gpu_id)
 
 
-@app.command("trim-vocab")
-def trim_vocab(
-    encoder: str = typer.Argument(..., help="Hugging Face model directory (or cached Hub name) to trim."),
-    output: Path = typer.Argument(..., help="Directory for the trimmed model (tokenizer, weights, config)."),
-    text: List[Path] = typer.Option(..., "--text", "-t", help="Corpus (a format `convert` reads), .spacy or .txt file; repeat or give several."),
-    more_texts: Optional[List[Path]] = typer.Argument(None, help="More text files, so `--text corpus/*.iob2` works."),
-    keep_top: int = typer.Option(0, "--keep-top", help="Also keep this many other pieces, in the tokenizer's own order."),
-):
-    """Keep only the vocabulary pieces the texts use (plus special tokens and the single-character
-    pieces of their scripts) and their embedding rows: a smaller encoder that computes the same
-    on those texts. Writes kept_ids.json and trim_info.json beside the model."""
-    from .vocab_trim import trim_vocab as run_trim
-
-    report = run_trim(encoder, output, [*text, *(more_texts or [])], keep_top)
-    typer.secho(
-        f"Wrote {output}: kept {report.kept_pieces:,} of {report.original_pieces:,} pieces "
-        f"({report.kept_used:,} used by the texts, {report.kept_special} special, "
-        f"{report.kept_single_char:,} single characters, {report.kept_top:,} top, "
-        f"{report.kept_merge_path:,} on merge paths) in {report.seconds:.1f} s",
-        fg=typer.colors.GREEN,
-    )
-    n_texts = sum(report.texts.values())
-    if report.texts_segmented_identically < n_texts:
-        typer.secho(f"{n_texts - report.texts_segmented_identically} of {n_texts} texts now split "
-                    f"differently; please report this", fg=typer.colors.YELLOW)
-
-
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def sweep(
     ctx: typer.Context,

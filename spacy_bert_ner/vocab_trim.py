@@ -77,7 +77,7 @@ class TrimReport:
     seconds: float = 0.0
 
 
-def read_texts(path: Union[str, Path]) -> List[str]:
+def read_texts(path: Union[str, Path], encoding: str = "utf-8") -> List[str]:
     """The texts of one file: `.txt` is plain text (one text a line), `.spacy` a DocBin,
     anything else a column corpus read as `convert` reads it (doc texts keep their spacing)."""
     path = Path(path)
@@ -85,18 +85,22 @@ def read_texts(path: Union[str, Path]) -> List[str]:
     if suffix == ".txt":
         from .readers import read_text
 
-        return [line for line in read_text(path).split("\n") if line.strip()]
-    if suffix == ".spacy":
+        texts = [line for line in read_text(path, encoding).split("\n") if line.strip()]
+    elif suffix == ".spacy":
         import spacy
         from spacy.tokens import DocBin
 
         if not path.is_file():
             raise CorpusError(path, None, "not found; check the path")
-        return [doc.text for doc in DocBin().from_disk(path).get_docs(spacy.blank("xx").vocab)]
-    from .readers import read_corpus
+        texts = [doc.text for doc in DocBin().from_disk(path).get_docs(spacy.blank("xx").vocab)]
+    else:
+        from .readers import read_corpus
 
-    docs, _ = read_corpus(path)
-    return [doc.text for doc in docs]
+        docs, _ = read_corpus(path, encoding=encoding)
+        texts = [doc.text for doc in docs]
+    if not any(text.strip() for text in texts):
+        raise CorpusError(path, None, "no text in this file; nothing to trim the vocabulary to")
+    return texts
 
 
 def char_script(char: str) -> str:
@@ -349,9 +353,11 @@ def trim_model(model: Any, kept: Sequence[int]) -> None:
 def _load(encoder: str) -> Tuple[Any, Any, Set[str]]:
     """The fast tokenizer, the model (its own architecture, heads included) and the weights the
     checkpoint lacked (such as an unused pooler), which are not saved so they are not made up."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
     import transformers
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # not "newly initialized ... TRAIN this model": those are not saved
     try:
         tokenizer = AutoTokenizer.from_pretrained(encoder, use_fast=True)
         config = AutoConfig.from_pretrained(encoder)
@@ -361,6 +367,8 @@ def _load(encoder: str) -> Tuple[Any, Any, Set[str]]:
     except (OSError, ValueError) as err:
         raise UserError(f"cannot load encoder {encoder!r} ({err}); pass a local model directory "
                         f"saved with save_pretrained (the Hugging Face Hub may be out of reach)") from None
+    finally:
+        transformers.logging.set_verbosity(verbosity)
     if not tokenizer.is_fast:
         raise UserError(f"{encoder!r} has no fast tokenizer (tokenizer.json); trim-vocab edits tokenizer.json")
     return tokenizer, model, set(info["missing_keys"])
@@ -376,6 +384,7 @@ def trim_vocab(
     out_dir: Union[str, Path],
     text_paths: Sequence[Union[str, Path]],
     keep_top: int = 0,
+    encoding: str = "utf-8",
 ) -> TrimReport:
     """Write to `out_dir` a copy of `encoder` (tokenizer, weights, config) that keeps only the
     pieces `text_paths` use plus those the module docstring lists, with kept_ids.json (new id ->
@@ -393,7 +402,7 @@ def trim_vocab(
     texts: List[str] = []
     per_file: Dict[str, int] = {}
     for path in text_paths:
-        file_texts = read_texts(path)
+        file_texts = read_texts(path, encoding)
         per_file[str(path)] = len(file_texts)
         texts.extend(file_texts)
     tokenizer, model, missing = _load(encoder)

@@ -205,3 +205,18 @@ def test_cli_takes_a_glob_of_texts_and_reports_bad_ones(trimmed, demo_dir, tmp_p
     missing = runner.invoke(app, ["trim-vocab", str(original), str(tmp_path / "x"), "--text", str(tmp_path / "no.iob2")])
     assert missing.exit_code != 0
     assert "no.iob2" in str(missing.exception) and "not found" in str(missing.exception)
+
+
+def test_read_texts_takes_docbins_and_refuses_empty_files(demo_dir, tmp_path):
+    import spacy
+    from spacy.tokens import DocBin
+
+    from spacy_bert_ner.errors import CorpusError
+
+    texts = read_texts(demo_dir / "dev.iob2")
+    nlp = spacy.blank("da")
+    DocBin(docs=[nlp.make_doc(t) for t in texts]).to_disk(tmp_path / "dev.spacy")
+    assert read_texts(tmp_path / "dev.spacy") == texts
+    DocBin().to_disk(tmp_path / "empty.spacy")
+    with pytest.raises(CorpusError, match="empty.spacy: no text"):
+        read_texts(tmp_path / "empty.spacy")

@@ -138,6 +138,52 @@ def predict(
     run_predict(model, input_path, output_path, batch_size=batch_size, n_process=n_process, gpu_id=gpu_id)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sweep(
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help="Training config (.cfg), e.g. configs/ner_trf.cfg."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for results.json, best.cfg and trials/."),
+    grid: List[str] = typer.Option(..., "--grid", help="NAME=V1,V2 (repeatable); NAME: lr, warmup, batch, dropout, "
+                                   "steps, freeze, encoder_lr_scale, head_width or a dotted config setting."),
+    trials: Optional[int] = typer.Option(None, "--trials", help="Try this many grid points, drawn with --seed."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the draw of grid points."),
+    budget_steps: Optional[int] = typer.Option(None, "--budget-steps", help="training.max_steps of every trial."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to train on; -1 for CPU."),
+):
+    """Train over a grid of config overrides and rank trials by dev F1; rerun to resume.
+
+    Extra `--section.key value` options apply to every trial (e.g. --paths.train)."""
+    from spacy.cli._util import parse_config_overrides
+
+    from .experiments.sweep import sweep as run_sweep
+
+    run_sweep(config, output, grid, trials, seed, budget_steps, gpu_id, parse_config_overrides(ctx.args))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def cv(
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help="Training config (.cfg), e.g. configs/ner_trf.cfg."),
+    data: Path = typer.Argument(..., help="Annotated corpus: .spacy file, directory of them, or a file convert reads."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for folds, their reports and cv_results.json."),
+    folds: int = typer.Option(5, "--folds", "-k", help="Number of folds (documents are dealt into them)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment and the dev split."),
+    dev_share: float = typer.Option(0.1, "--dev-share", help="Share of the training documents used as dev set."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="training.max_steps of every fold."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to train on; -1 for CPU."),
+    keep_models: bool = typer.Option(False, "--keep-models", help="Keep each fold's model-best."),
+):
+    """K-fold cross-validation over documents: mean and std of test F1, overall and per type.
+
+    Extra `--section.key value` options apply to every fold's training."""
+    from spacy.cli._util import parse_config_overrides
+
+    from .experiments.cv import cross_validate
+
+    cross_validate(config, data, output, folds, seed, dev_share, max_steps, gpu_id, keep_models,
+                   overrides=parse_config_overrides(ctx.args))
+
+
 @app.command("trim-vocab")
 def trim_vocab(
     encoder: str = typer.Argument(..., help="Hugging Face model directory (or cached Hub name) to trim."),
@@ -145,13 +191,14 @@ def trim_vocab(
     text: List[Path] = typer.Option(..., "--text", "-t", help="Corpus (a format `convert` reads), .spacy or .txt file; repeat or give several."),
     more_texts: Optional[List[Path]] = typer.Argument(None, help="More text files, so `--text corpus/*.iob2` works."),
     keep_top: int = typer.Option(0, "--keep-top", help="Also keep this many other pieces, in the tokenizer's own order."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Encoding of the text files, e.g. latin-1 for CoNLL-2002."),
 ):
     """Keep only the vocabulary pieces the texts use (plus special tokens and the single-character
     pieces of their scripts) and their embedding rows: a smaller encoder that computes the same
     on those texts. Writes kept_ids.json and trim_info.json beside the model."""
     from .vocab_trim import trim_vocab as run_trim
 
-    report = run_trim(encoder, output, [*text, *(more_texts or [])], keep_top)
+    report = run_trim(encoder, output, [*text, *(more_texts or [])], keep_top, encoding)
     typer.secho(
         f"Wrote {output}: kept {report.kept_pieces:,} of {report.original_pieces:,} pieces "
         f"({report.kept_used:,} used by the texts, {report.kept_special} special, "

@@ -63,8 +63,9 @@ def sniff_layout(
             first_line = first_line or n
             head = line.split(None, 1)[0]
             if head.isdigit():
-                ids_ok = ids_ok and int(head) == expected
-                expected += 1
+                value = int(head)
+                ids_ok = ids_ok and value in (1, expected)  # 1: a sentence whose blank line is missing
+                expected = value + 1
             elif not _is_id(head):
                 ids_ok = False
             if len(sample) >= SNIFF_LINES:

@@ -1,0 +1,213 @@
+"""Training behaviours named in the configs: layer freezing, encoder learning rate, JSONL log.
+
+`spacy_bert_ner.fine_tuning.v1` runs as `[initialize.after_init]`, when the Hugging Face model
+has been loaded and before the first update; `spacy_bert_ner.jsonl_logger.v1` is the
+`[training.logger]`.
+"""
+import json
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Union
+
+from spacy.language import Language
+from spacy.util import registry
+
+from .errors import UserError
+
+
+def encoder_layers(hf_model: Any) -> List[Any]:
+    """The transformer blocks of a Hugging Face encoder, lowest first.
+
+    Found as the ModuleList with one entry per hidden layer (`encoder.layer` in BERT/RoBERTa/
+    XLM-R/ELECTRA, `transformer.layer` in DistilBERT), so no per-architecture table is needed.
+    """
+    import torch
+
+    n_layers = getattr(hf_model.config, "num_hidden_layers", None)
+    for _name, module in hf_model.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n_layers:
+            return list(module)
+    raise UserError(
+        f"Cannot find the {n_layers} transformer layers of {type(hf_model).__name__} to freeze. "
+        "Set freeze_layers = 0 (and freeze_word_embeddings = false) for this encoder."
+    )
+
+
+def freeze_encoder(hf_model: Any, layers: Union[int, str] = 0, word_embeddings: bool = False) -> int:
+    """Stop gradients for the embeddings and the lowest `layers` blocks; return the frozen count.
+
+    `layers`: 0 trains everything, N > 0 freezes all embeddings and blocks 0..N-1, -1 or "all"
+    freezes every weight. `word_embeddings` freezes only the word-piece embedding matrix (most
+    of a multilingual encoder's parameters, and rows a small corpus mostly never touches).
+    Frozen weights get no gradient, and thinc's optimizer only visits weights with one, so they
+    also get no weight decay or momentum update.
+    """
+    if layers == "all":
+        layers = -1
+    if not isinstance(layers, int) or layers < -1:
+        raise UserError(f"freeze_layers must be 0, a number of layers, -1 or \"all\"; got {layers!r}.")
+    frozen: List[Any] = []
+    if layers == -1:
+        frozen = list(hf_model.parameters())
+    elif layers > 0:
+        blocks = encoder_layers(hf_model)
+        if layers > len(blocks):
+            raise UserError(
+                f"freeze_layers = {layers}, but the encoder has only {len(blocks)} layers. "
+                f"Use at most {len(blocks)}, or -1 to freeze the whole transformer."
+            )
+        frozen = list(hf_model.get_input_embeddings().parameters())
+        embeddings = getattr(hf_model, "embeddings", None)
+        if embeddings is not None:
+            frozen += list(embeddings.parameters())
+        for block in blocks[:layers]:
+            frozen += list(block.parameters())
+    if word_embeddings:
+        frozen += list(hf_model.get_input_embeddings().parameters())
+    unique = {id(param): param for param in frozen}
+    for param in unique.values():
+        param.requires_grad_(False)
+    return sum(param.numel() for param in unique.values())
+
+
+class ScaledLearnRate:
+    """An optimizer seen through a learning-rate factor: same state, schedules and averages."""
+
+    def __init__(self, optimizer: Any, scale: float) -> None:
+        self.optimizer = optimizer
+        self.scale = scale
+
+    def __call__(self, key: Tuple[int, str], weights: Any, gradient: Any, *, lr_scale: float = 1.0):
+        return self.optimizer(key, weights, gradient, lr_scale=lr_scale * self.scale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.optimizer, name)
+
+
+def scale_learn_rate(pipe: Any, scale: float) -> None:
+    """Make `pipe` update its weights at `scale` x the optimizer's learning rate.
+
+    thinc has one optimizer for the whole pipeline but accepts a per-call `lr_scale`; wrapping
+    the encoder component's finish_update is how its weights get their own rate while the
+    heads keep the configured one. Adam is invariant to gradient scale, so the listener's
+    grad_factor cannot do this.
+    """
+    finish_update = pipe.finish_update
+
+    def finish_update_scaled(sgd: Any) -> None:
+        finish_update(ScaledLearnRate(sgd, scale))
+
+    pipe.finish_update = finish_update_scaled
+
+
+@registry.callbacks("spacy_bert_ner.fine_tuning.v1")
+def fine_tuning(
+    freeze_layers: Union[int, str] = 0,
+    freeze_word_embeddings: bool = False,
+    encoder_lr_scale: float = 1.0,
+    transformer: str = "transformer",
+) -> Callable[[Language], Language]:
+    """How the encoder is fine-tuned: frozen layers and its learning rate relative to the heads.
+
+    freeze_layers: 0 = full fine-tuning; N = embeddings and the lowest N layers frozen;
+        -1 or "all" = the transformer is a fixed feature extractor. "all" also adds the
+        component to training.frozen_components and annotating_components, so spaCy runs it
+        without building a backward graph (torch cannot backpropagate into a graph with
+        no trainable weight).
+    freeze_word_embeddings: freeze only the word-piece embedding matrix.
+    encoder_lr_scale: the encoder learns at this x training.optimizer.learn_rate (the heads'
+        rate), e.g. 0.1 for a head at 1e-3 and an encoder at 1e-4.
+    transformer: the name of the transformer component.
+    """
+
+    def after_init(nlp: Language) -> Language:
+        if transformer not in nlp.pipe_names:
+            raise UserError(
+                f"[initialize.after_init] fine_tuning: no component '{transformer}' in the pipeline "
+                f"{nlp.pipe_names}. Set its `transformer` to the transformer component's name."
+            )
+        pipe = nlp.get_pipe(transformer)
+        hf_model = pipe.model.transformer
+        n_frozen = freeze_encoder(hf_model, freeze_layers, freeze_word_embeddings)
+        if freeze_layers in (-1, "all"):
+            training = nlp.config["training"]
+            for key in ("frozen_components", "annotating_components"):
+                if transformer not in training[key]:
+                    training[key] = [*training[key], transformer]
+        if encoder_lr_scale != 1.0:
+            scale_learn_rate(pipe, encoder_lr_scale)
+        n_total = sum(param.numel() for param in hf_model.parameters())
+        print(
+            f"Encoder: {n_total - n_frozen:,} of {n_total:,} parameters trainable, "
+            f"learning rate x{encoder_lr_scale:g} relative to the heads",
+            flush=True,
+        )
+        return nlp
+
+    return after_init
+
+
+@registry.loggers("spacy_bert_ner.jsonl_logger.v1")
+def jsonl_logger(
+    path: Optional[str] = None, progress_bar: bool = False
+) -> Callable[[Language, IO, IO], Tuple[Callable[[Optional[Dict[str, Any]]], None], Callable[[], None]]]:
+    """spaCy's console table per evaluation, plus one JSON line per evaluation in `path`.
+
+    Each line holds step, epoch, seconds since start, words seen, training words/s (time spent
+    in evaluation excluded), the losses since the last evaluation, the score and every dev
+    score as a fraction (ents_p/r/f, ents_per_type, speed = dev words/s). Below each table row
+    it prints the training words/s, which spaCy's table has no column for.
+    """
+    from spacy.training.loggers import console_logger_v3
+
+    console = console_logger_v3(progress_bar="eval" if progress_bar else None)
+
+    def setup(nlp: Language, stdout: IO = sys.stdout, stderr: IO = sys.stderr):
+        out = None
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            out = open(path, "w", encoding="utf8")
+            print(f"Writing the training log to {path}", file=stdout, flush=True)
+        log_console, finalize_console = console(nlp, stdout, stderr)
+        start = last = time.perf_counter()
+        train_seconds = 0.0
+        last_words = 0
+
+        def log_step(info: Optional[Dict[str, Any]]) -> None:
+            nonlocal last, train_seconds, last_words
+            now = time.perf_counter()
+            if info is None:
+                train_seconds += now - last
+                last = now
+                log_console(None)
+                return
+            words = int(info["words"])
+            words_per_second = (words - last_words) / train_seconds if train_seconds > 0 else None
+            log_console(info)
+            if words_per_second is not None:
+                print(f"  training words/s: {words_per_second:,.0f}", file=stdout, flush=True)
+            if out is not None:
+                record = {
+                    "step": info["step"],
+                    "epoch": info["epoch"],
+                    "seconds": round(now - start, 2),
+                    "words": words,
+                    "words_per_second": None if words_per_second is None else round(words_per_second, 1),
+                    "losses": {name: float(value) for name, value in info["losses"].items()},
+                    "score": float(info["score"]),
+                    "other_scores": info["other_scores"],
+                }
+                out.write(json.dumps(record, default=float) + "\n")
+                out.flush()
+            train_seconds, last_words = 0.0, words
+            last = time.perf_counter()
+
+        def finalize() -> None:
+            finalize_console()
+            if out is not None:
+                out.close()
+
+        return log_step, finalize
+
+    return setup

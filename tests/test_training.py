@@ -1,0 +1,167 @@
+"""Freezing, the encoder's own learning rate, the JSONL log, and both configs training end to end."""
+import json
+from pathlib import Path
+
+import pytest
+import spacy
+import torch
+from spacy.tokens import Doc, DocBin, Span
+from spacy.training import Example
+from spacy.training.initialize import init_nlp
+from spacy.training.loop import train
+from thinc.api import Adam, Config, fix_random_seed
+
+from spacy_bert_ner.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+SENTENCES = [
+    ("Anna bor i Berlin .", [(0, 1, "PER"), (3, 4, "LOC")]),
+    ("Peter arbejder hos Novo Nordisk .", [(0, 1, "PER"), (3, 5, "ORG")]),
+    ("Maria Hansen mødte Lars i Aarhus .", [(0, 2, "PER"), (3, 4, "PER"), (5, 6, "LOC")]),
+    ("Danske Bank har kontor i Odense .", [(0, 2, "ORG"), (5, 6, "LOC")]),
+]
+
+
+def gold_docs(vocab):
+    docs = []
+    for text, ents in SENTENCES:
+        doc = Doc(vocab, words=text.split())
+        doc.set_ents([Span(doc, s, e, label=label) for s, e, label in ents], default="outside")
+        docs.append(doc)
+    return docs
+
+
+def build(tiny_transformer, cfg="ner_trf.cfg", **overrides):
+    config = Config().from_disk(ROOT / "configs" / cfg, overrides={
+        "components.transformer.model.name": str(tiny_transformer), **overrides,
+    })
+    fix_random_seed(0)
+    return spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+
+
+def initialized(tiny_transformer, cfg="ner_trf.cfg", **after_init):
+    nlp = build(tiny_transformer, cfg, **{f"initialize.after_init.{k}": v for k, v in after_init.items()})
+    examples = [Example(Doc(nlp.vocab, words=[t.text for t in d]), d) for d in gold_docs(nlp.vocab)]
+    nlp.initialize(lambda: examples)
+    return nlp, examples
+
+
+def snapshot(nlp):
+    hf = nlp.get_pipe("transformer").model.transformer
+    encoder = {name: p.detach().clone() for name, p in hf.named_parameters()}
+    head = nlp.get_pipe("ner").model
+    head_params = {(node.id, name): node.get_param(name).copy()
+                   for node in head.walk() for name in node.param_names if node.has_param(name)}
+    return encoder, head_params
+
+
+def changed(before, after):
+    return {name for name in before if not torch.equal(before[name], after[name])}
+
+
+def train_step(nlp, examples, sgd):
+    """One step as `spacy train` takes it: all backward passes first, then every component's update."""
+    nlp.update(examples, sgd=False)
+    for _, proc in nlp.pipeline:
+        if getattr(proc, "is_trainable", False):
+            proc.finish_update(sgd)
+
+
+def run_updates(nlp, examples, steps=3):
+    # Weight decay on, as in the configs: frozen weights must not decay either.
+    sgd = Adam(0.001, L2=0.01, L2_is_weight_decay=True, grad_clip=1.0)
+    for _ in range(steps):
+        train_step(nlp, examples, sgd)
+
+
+def test_freezing_embeddings_and_lowest_layer(tiny_transformer):
+    nlp, examples = initialized(tiny_transformer, freeze_layers=1)
+    encoder_before, head_before = snapshot(nlp)
+    run_updates(nlp, examples)
+    encoder_after, head_after = snapshot(nlp)
+    moved = changed(encoder_before, encoder_after)
+    frozen = {n for n in encoder_before if n.startswith(("embeddings.", "encoder.layer.0."))}
+    trainable = {n for n in encoder_before if n.startswith("encoder.layer.1.")}
+    assert frozen and trainable
+    assert not moved & frozen
+    assert trainable <= moved
+    hf = nlp.get_pipe("transformer").model.transformer
+    assert all(not p.requires_grad for n, p in hf.named_parameters() if n in frozen)
+    assert any((head_before[k] != head_after[k]).any() for k in head_before)
+
+
+def test_freezing_word_embeddings_only(tiny_transformer):
+    nlp, examples = initialized(tiny_transformer, freeze_word_embeddings=True)
+    before, _ = snapshot(nlp)
+    run_updates(nlp, examples)
+    moved = changed(before, snapshot(nlp)[0])
+    assert "embeddings.word_embeddings.weight" not in moved
+    assert {"embeddings.position_embeddings.weight", "encoder.layer.0.attention.self.query.weight"} <= moved
+
+
+def test_no_freezing_trains_every_layer(tiny_transformer):
+    nlp, examples = initialized(tiny_transformer, freeze_layers=0)
+    before, _ = snapshot(nlp)
+    run_updates(nlp, examples)
+    moved = changed(before, snapshot(nlp)[0])
+    assert {n for n in before if not n.startswith("pooler.")} <= moved  # the pooler is not used
+
+
+def test_freezing_more_layers_than_the_encoder_has(tiny_transformer):
+    with pytest.raises(UserError, match="only 2 layers"):
+        initialized(tiny_transformer, freeze_layers=5)
+
+
+def test_encoder_learn_rate_scale(tiny_transformer):
+    """An Adam step moves each weight by about lr x its scale: the encoder 10x less, the head the same.
+
+    The head starts at zero, so the encoder gets no gradient before the second update; both
+    runs are identical up to then, and the encoder's first real step shows the scale alone."""
+    deltas = {}
+    for scale in (1.0, 0.1):
+        nlp, examples = initialized(tiny_transformer, "tokcls_trf.cfg", encoder_lr_scale=scale)
+        encoder_before, head_before = snapshot(nlp)
+        sgd = Adam(0.001)
+        for _ in range(2):
+            train_step(nlp, examples, sgd)
+        encoder_after, head_after = snapshot(nlp)
+        encoder_step = torch.cat([(encoder_after[n] - encoder_before[n]).abs().flatten() for n in encoder_before])
+        head_step = [abs(head_after[k] - head_before[k]) for k in head_before]
+        deltas[scale] = (float(encoder_step.max()), sum(float(d.sum()) for d in head_step))
+    assert deltas[0.1][0] == pytest.approx(deltas[1.0][0] * 0.1, rel=0.05)
+    assert deltas[0.1][0] > 0
+    assert deltas[0.1][1] == pytest.approx(deltas[1.0][1], rel=1e-4) and deltas[1.0][1] > 0
+
+
+@pytest.mark.parametrize("cfg", ["ner_trf.cfg", "tokcls_trf.cfg"])
+def test_spacy_training_loop_with_whole_encoder_frozen_and_jsonl_log(tiny_transformer, tmp_path, cfg):
+    """`spacy train`'s loop: freeze_layers = "all" turns the encoder into an annotating, frozen
+    component (no backward pass), the head still learns, and the logger writes one line per evaluation."""
+    from transformers import AutoModel
+
+    DocBin(docs=gold_docs(spacy.blank("da").vocab)).to_disk(tmp_path / "train.spacy")
+    config = Config().from_disk(ROOT / "configs" / cfg, overrides={
+        "components.transformer.model.name": str(tiny_transformer),
+        "paths.train": str(tmp_path / "train.spacy"),
+        "paths.dev": str(tmp_path / "train.spacy"),
+        "paths.training_log": str(tmp_path / "log.jsonl"),
+        "initialize.after_init.freeze_layers": "all",
+        "training.max_steps": 4,
+        "training.eval_frequency": 2,
+        "training.optimizer.learn_rate.warmup_steps": 1,
+        "training.optimizer.learn_rate.initial_rate": 0.01,
+    })
+    nlp = init_nlp(config)
+    assert "transformer" in nlp.config["training"]["frozen_components"]
+    head_before = snapshot(nlp)[1]
+    train(nlp, None)
+    original = AutoModel.from_pretrained(str(tiny_transformer)).state_dict()
+    hf = nlp.get_pipe("transformer").model.transformer
+    assert all(torch.equal(p, original[n]) for n, p in hf.state_dict().items() if n in original)
+    head_after = snapshot(nlp)[1]
+    assert any((head_before[k] != head_after[k]).any() for k in head_before)
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [0, 2, 4]
+    assert {"ents_p", "ents_r", "ents_f", "ents_per_type"} <= set(lines[-1]["other_scores"])
+    assert lines[-1]["words_per_second"] > 0 and lines[-1]["seconds"] > 0
+    assert set(lines[-1]["losses"]) == {"ner"}

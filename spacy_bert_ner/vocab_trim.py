@@ -31,6 +31,7 @@ Existing libraries, checked (pip download, source read) before writing this:
   vocabularies (WordPiece/BPE ids then point past the trimmed matrix), leaves post-processor
   special ids stale and adds no single-character pieces.
 """
+import copy
 import json
 import re
 import shutil
@@ -306,8 +307,8 @@ def select_pieces(
 def trim_tokenizer_json(tok_json: Dict[str, Any], vocab: _Vocab, kept: Sequence[int]) -> Dict[str, Any]:
     """A copy of tokenizer.json that knows only the kept pieces, under their new ids."""
     new_id = {old: new for new, old in enumerate(kept)}
-    out = json.loads(json.dumps(tok_json))
-    model = out["model"]
+    out = copy.deepcopy({key: value for key, value in tok_json.items() if key != "model"})
+    out["model"] = model = {key: value for key, value in tok_json["model"].items() if key not in ("vocab", "merges")}
     if vocab.kind == "Unigram":
         model["vocab"] = [[vocab.pieces[i], vocab.scores[i]] for i in kept if i < len(vocab.pieces)]
         if model.get("unk_id") is not None:
@@ -316,7 +317,8 @@ def trim_tokenizer_json(tok_json: Dict[str, Any], vocab: _Vocab, kept: Sequence[
         model["vocab"] = {vocab.pieces[i]: new_id[i] for i in kept if i < len(vocab.pieces)}
     if vocab.kind == "BPE":
         kept_pieces = model["vocab"]
-        string_form = bool(tok_json["model"]["merges"]) and isinstance(tok_json["model"]["merges"][0], str)
+        original = tok_json["model"]["merges"]
+        string_form = bool(original) and isinstance(original[0], str)
         merges = [(a, b) for a, b in vocab.merges
                   if a in kept_pieces and b in kept_pieces and a + b[len(vocab.prefix):] in kept_pieces]
         model["merges"] = [f"{a} {b}" for a, b in merges] if string_form else [[a, b] for a, b in merges]

@@ -212,6 +212,16 @@ def trim_vocab(
                     f"differently; please report this", fg=typer.colors.YELLOW)
 
 
+@app.command()
+def models(
+    lang: Optional[str] = typer.Option(None, "--lang", "-l", help="Language code, e.g. de, da, pt; all when left out."),
+):
+    """List recommended encoders: Hub name, size and why, language-specific first, then multilingual."""
+    from .encoders import format_models_table
+
+    typer.echo(format_models_table(lang))
+
+
 def main() -> None:
     try:
         app()

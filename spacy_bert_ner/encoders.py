@@ -1,6 +1,8 @@
 """Choosing an encoder and checking, before any training starts, that it can be loaded."""
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Dict, List, Optional, Tuple
 
 from .errors import UserError
 
@@ -42,3 +44,72 @@ def check_encoder(name: str, setting: str = "components.transformer.model.name")
             f"Encoder '{name}' has no fast (Rust) tokenizer, which spacy-transformers needs to align "
             "wordpieces to tokens. Choose another encoder or add a tokenizer.json to its directory."
         )
+
+
+@dataclass(frozen=True)
+class Encoder:
+    name: str  # Hugging Face Hub name, the value of components.transformer.model.name
+    params_m: int  # parameters, millions (embedding matrix included)
+    reason: str
+
+
+MULTILINGUAL = "xx"
+
+# Language-specific encoders where a well-known one exists, and multilingual ones (under "xx")
+# that work for any language. Parameter counts include the word-piece embedding matrix, which
+# dominates in the multilingual models (192M of XLM-R base's 278M); `spacy-bert-ner trim-vocab`
+# removes the rows a language never uses. All load with a fast tokenizer and no remote code.
+RECOMMENDED: Dict[str, List[Encoder]] = {
+    "de": [
+        Encoder("deepset/gbert-base", 110, "German BERT (deepset, dbmdz) trained on 163 GB of German text"),
+        Encoder("deepset/gbert-large", 337, "large variant of gbert: better NER, 3x the compute"),
+    ],
+    "nl": [
+        Encoder("GroNLP/bert-base-dutch-cased", 109, "BERTje, the standard Dutch BERT (CoNLL-2002 NER)"),
+        Encoder("pdelobelle/robbert-v2-dutch-base", 117, "RobBERT, a Dutch RoBERTa; a strong alternative to BERTje"),
+    ],
+    "es": [
+        Encoder("dccuchile/bert-base-spanish-wwm-cased", 110, "BETO, Spanish BERT with whole-word masking (CoNLL-2002 NER)"),
+        Encoder("PlanTL-GOB-ES/roberta-base-bne", 125, "RoBERTa on the 570 GB Spanish National Library crawl"),
+    ],
+    "fi": [Encoder("TurkuNLP/bert-base-finnish-cased-v1", 125, "FinBERT, a Finnish vocabulary; beat mBERT on Finnish NER in its paper")],
+    "da": [Encoder("Maltehb/danish-bert-botxo", 111, "Danish BERT by BotXO, a Danish vocabulary at base size")],
+    "nb": [Encoder("NbAiLab/nb-bert-base", 178, "National Library of Norway BERT, Bokmål and Nynorsk (mBERT vocabulary)")],
+    "sv": [Encoder("KB/bert-base-swedish-cased", 125, "KB-BERT from the National Library of Sweden, a Swedish vocabulary")],
+    "pl": [Encoder("allegro/herbert-base-cased", 124, "HerBERT, Polish BERT by Allegro; strong on the KLEJ benchmark")],
+    "pt": [
+        Encoder("neuralmind/bert-base-portuguese-cased", 109, "BERTimbau base, Brazilian Portuguese; evaluated on HAREM NER"),
+        Encoder("neuralmind/bert-large-portuguese-cased", 335, "BERTimbau large: better NER, 3x the compute"),
+    ],
+    "cs": [Encoder("ufal/robeczech-base", 126, "RobeCzech, Czech RoBERTa; note its non-commercial licence (CC BY-NC-SA)")],
+    MULTILINGUAL: [
+        Encoder("intfloat/multilingual-e5-small", 118, "small and fast (384 wide, ~21M outside the embeddings); suits CPUs"),
+        Encoder("intfloat/multilingual-e5-base", 278, "XLM-R base size, further trained as a text embedder"),
+        Encoder("xlm-roberta-base", 278, "the default: 100 languages, the usual multilingual NER baseline"),
+        Encoder("xlm-roberta-large", 560, "the strongest multilingual option here; needs a GPU to train"),
+        Encoder("bert-base-multilingual-cased", 178, "mBERT, 104 languages; weaker than XLM-R on most NER sets"),
+    ],
+}
+LANGUAGE_ALIASES = {"no": "nb", "nn": "nb"}
+
+
+def recommended(lang: Optional[str] = None) -> List[Tuple[str, Encoder]]:
+    """(language, encoder) rows: one language's own encoders, then the multilingual ones; all without `lang`."""
+    if lang is None:
+        return [(code, enc) for code, encoders in RECOMMENDED.items() for enc in encoders]
+    code = LANGUAGE_ALIASES.get(lang.lower(), lang.lower())
+    own = [(code, enc) for enc in RECOMMENDED.get(code, [])] if code != MULTILINGUAL else []
+    return own + [(MULTILINGUAL, enc) for enc in RECOMMENDED[MULTILINGUAL]]
+
+
+def format_models_table(lang: Optional[str] = None) -> str:
+    """The `spacy-bert-ner models` table, with a note when a language has no encoder of its own."""
+    rows = recommended(lang)
+    width = max(len(enc.name) for _, enc in rows)
+    lines = [f"{'LANG':<5} {'ENCODER':<{width}} {'PARAMS':>7}  WHY", "-" * (width + 50)]
+    for code, enc in rows:
+        lines.append(f"{code:<5} {enc.name:<{width}} {enc.params_m:>6}M  {enc.reason}")
+    if lang is not None and rows[0][0] == MULTILINGUAL and lang.lower() != MULTILINGUAL:
+        lines.append(f"No language-specific encoder listed for '{lang}': the multilingual ones (xx) cover it.")
+    lines.append("Use one with: --components.transformer.model.name NAME (a Hub name or a local directory).")
+    return "\n".join(lines)

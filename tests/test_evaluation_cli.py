@@ -170,3 +170,18 @@ def test_training_log_formats(tmp_path, line, ents_f, losses):
     log.write_text(json.dumps(line) + "\n\n")
     (point,) = read_training_log(log)
     assert point["step"] == 200 and point["ents_f"] == pytest.approx(ents_f) and point["losses"] == losses
+
+
+def test_sentences_split_except_where_an_entity_crosses():
+    from spacy_bert_ner.evaluation.runner import to_sentences
+
+    vocab = spacy.blank("da").vocab
+    words = ["A", "b", ".", "C", "d", ".", "E", "f", "."]
+    starts = [True, False, False, True, False, False, True, False, False]
+    gold = Doc(vocab, words=words, sent_starts=starts, ents=["B-PER"] + ["O"] * 5 + ["B-LOC", "O", "O"])
+    pred = Doc(vocab, words=words, ents=["B-PER", "O", "B-ORG", "I-ORG", "O", "O", "B-LOC", "O", "O"])
+    units, crossed = to_sentences(gold, pred)
+    assert crossed == 1
+    assert [u.tokens for u in units] == [words[:6], words[6:]]
+    assert units[0].gold == [(0, 1, "PER")] and units[0].pred == [(0, 1, "PER"), (2, 4, "ORG")]
+    assert units[1].gold == units[1].pred == [(0, 1, "LOC")] and units[1].text == "E f ."

@@ -65,7 +65,9 @@ def render_markdown(metrics: Dict[str, object], plots: Dict[str, str],
         "",
         f"Model `{metrics['model']}` on `{metrics['data']}`: {metrics['n_sentences']} sentences "
         f"({metrics['n_docs']} documents), {metrics['n_tokens']} tokens, "
-        f"{metrics['ents_counts']['gold']} gold and {metrics['ents_counts']['pred']} predicted entities.",
+        f"{metrics['ents_counts']['gold']} gold and {metrics['ents_counts']['pred']} predicted entities."
+        + (f" {metrics['sentence_boundaries_merged']} sentence boundaries are crossed by an entity; the "
+           "sentences on both sides count as one." if metrics.get("sentence_boundaries_merged") else ""),
         "",
         f"**Strict F1 {pct(metrics['ents_f'])}** (95% CI {ci(boot['ents_f'])}), "
         f"P {pct(metrics['ents_p'])}, R {pct(metrics['ents_r'])}; macro F1 {pct(metrics['ents_macro_f'])}; "

@@ -80,26 +80,22 @@ def _spans(doc: Doc) -> List[Span]:
     return [(e.start, e.end, e.label_) for e in doc.ents]
 
 
-def to_sentences(gold: Doc, pred: Doc) -> Tuple[List[Sentence], bool]:
-    """Split a document into its gold sentences for the bootstrap unit.
+def to_sentences(gold: Doc, pred: Doc) -> Tuple[List[Sentence], int]:
+    """Split a document at its gold sentence boundaries, the unit of the bootstrap.
 
-    A document without sentence boundaries, or with an entity crossing one, stays whole
-    (returns False as second value in the latter case so it can be counted).
+    A boundary that a gold or predicted entity crosses is not split at, so the two
+    sentences form one unit; returns the units and the number of boundaries kept whole.
     """
     tokens = [t.text for t in gold]
     gold_spans, pred_spans = _spans(gold), _spans(pred)
-    whole = Sentence(tokens, gold_spans, pred_spans, gold.text.strip())
-    if not gold.has_annotation("SENT_START"):
-        return [whole], True
-    bounds = [(s.start, s.end) for s in gold.sents]
-    inside = lambda sp: any(a <= sp[0] and sp[1] <= b for a, b in bounds)  # noqa: E731
-    if not all(inside(sp) for sp in gold_spans + pred_spans):
-        return [whole], False
-    out = []
-    for (a, b), sent in zip(bounds, gold.sents):
+    starts = [s.start for s in gold.sents][1:] if gold.has_annotation("SENT_START") else []
+    crossed = {b for b in starts if any(s < b < e for s, e, _ in gold_spans + pred_spans)}
+    cuts = [0] + [b for b in starts if b not in crossed] + [len(gold)]
+    units = []
+    for a, b in zip(cuts, cuts[1:]):
         shift = lambda spans: [(s - a, e - a, l) for s, e, l in spans if a <= s and e <= b]  # noqa: E731
-        out.append(Sentence(tokens[a:b], shift(gold_spans), shift(pred_spans), sent.text.strip()))
-    return out, True
+        units.append(Sentence(tokens[a:b], shift(gold_spans), shift(pred_spans), gold[a:b].text.strip()))
+    return units, len(crossed)
 
 
 def write_json(path: Path, data: object, indent: Optional[int] = 2) -> None:
@@ -128,18 +124,18 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
     gold_docs, reader = read_gold(data, nlp)
     pred_docs = predict(nlp, gold_docs)
     sentences: List[Sentence] = []
-    kept_whole = 0
+    merged = 0
     for gold, pred in zip(gold_docs, pred_docs):
-        sents, split = to_sentences(gold, pred)
-        sentences.extend(sents)
-        kept_whole += not split
+        units, n_crossed = to_sentences(gold, pred)
+        sentences.extend(units)
+        merged += n_crossed
     return write_evaluation(sentences, output, model=str(model), data=str(data), n_docs=len(gold_docs),
-                            docs_kept_whole=kept_whole, reader=reader, training_points=points, compare=compare,
+                            boundaries_merged=merged, reader=reader, training_points=points, compare=compare,
                             seed=seed, n_bootstrap=n_bootstrap)
 
 
 def write_evaluation(sentences: List[Sentence], output: Path, *, model: str, data: str, n_docs: int,
-                     docs_kept_whole: int = 0, reader: Optional[Dict[str, object]] = None, training_points: Optional[List[Dict[str, object]]] = None,
+                     boundaries_merged: int = 0, reader: Optional[Dict[str, object]] = None, training_points: Optional[List[Dict[str, object]]] = None,
                      compare: Optional[Path] = None, seed: int = 0, n_bootstrap: int = 1000) -> Dict[str, object]:
     """Score sentences and write metrics.json, sentence_counts.json, errors.jsonl, report.md, PNGs."""
     from . import plots
@@ -147,7 +143,7 @@ def write_evaluation(sentences: List[Sentence], output: Path, *, model: str, dat
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     metrics: Dict[str, object] = {"model": model, "data": data, "n_docs": n_docs,
-                                  "docs_kept_whole": docs_kept_whole}
+                                  "sentence_boundaries_merged": boundaries_merged}
     if reader is not None:
         metrics["reader"] = reader
     metrics.update(scorer.score(sentences))
@@ -174,8 +170,8 @@ def write_evaluation(sentences: List[Sentence], output: Path, *, model: str, dat
     report.print_scores(metrics)
     if comparison:
         report.print_comparison(comparison)
-    if docs_kept_whole:
-        msg.warn(f"{docs_kept_whole} documents had an entity crossing a sentence boundary and were "
-                 "bootstrapped as one unit.")
+    if boundaries_merged:
+        msg.warn(f"{boundaries_merged} sentence boundaries are crossed by a gold or predicted entity; "
+                 "the sentences on both sides count as one sentence.")
     msg.good(f"Wrote metrics.json, report.md, errors.jsonl and plots to {output}")
     return metrics

@@ -8,7 +8,7 @@ import pytest
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 
-from spacy_bert_ner.errors import CorpusError
+from spacy_bert_ner.errors import CorpusError, UserError
 from spacy_bert_ner.readers import read_corpus
 from spacy_bert_ner.readers.convert import split_docs
 from spacy_bert_ner.readers.export import docs_to_text
@@ -170,3 +170,38 @@ def test_export_plain_is_conlleval_style():
     text, skipped = docs_to_text(docs, plain=True)
     assert text.startswith("-DOCSTART-\tO\n\nAnna\tB-PER\nHansen\tI-PER\n") and "#" not in text.split("#DKpol")[0]
     assert skipped == 0
+
+
+@pytest.mark.parametrize(
+    "content,line,words",
+    [
+        ('{"text": "Oslo", "spans": []}\n{"text": "Oslo", "spans": [\n', 2, "not valid JSON"),
+        ('{"text": "Oslo", "spans": [[0, 9, "LOC"]]}\n', 1, "outside the text"),
+        ('{"txt": "Oslo"}\n', 1, '"text"'),
+        ('{"text": "Oslo", "spans": [{"start": 0, "label": "LOC"}]}\n', 1, "integer start and end"),
+    ],
+)
+def test_jsonl_bad_records_name_their_line(tmp_path, content, line, words):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content, encoding="utf8")
+    with pytest.raises(CorpusError) as err:
+        read_corpus(path)
+    assert err.value.line == line and words in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "options,words",
+    [({"format": "xml"}, "unknown format"), ({"encoding": "klingon"}, "unknown encoding"), ({"lang": "zz"}, "--lang")],
+)
+def test_bad_options_are_user_errors(options, words):
+    with pytest.raises(UserError, match=words):
+        read_corpus(FIXTURES / "two_col.iob2", **options)
+
+
+def test_export_leaves_out_whitespace_tokens_and_counts_them(tmp_path):
+    path = tmp_path / "nl.jsonl"
+    path.write_text('{"text": "Oslo\\n\\nog Bergen", "spans": [[0, 4, "LOC"], [9, 15, "LOC"]]}\n', encoding="utf8")
+    docs, _ = read_corpus(path, "da")
+    text, skipped = docs_to_text(docs, plain=True)
+    assert skipped == 1
+    assert text.split("\n")[2:6] == ["Oslo\tB-LOC", "og\tO", "Bergen\tB-LOC", ""]

@@ -12,7 +12,7 @@ from ..errors import UserError
 from .corpus import make_nlp, read_corpus
 from .report import FileReport
 
-msg = Printer(line_max=10_000)
+msg = Printer()
 SPLIT_NAMES = ("train", "dev", "test")
 
 
@@ -119,22 +119,28 @@ def convert(
 
 
 def print_table(reports: Dict[str, FileReport]) -> None:
-    """One row per file: documents, sentences, tokens, entities per label, then what was
-    repaired, dropped and set aside; then the first locations of each kind of problem."""
-    labels: List[str] = sorted({label for r in reports.values() for label in r.entities})
-    header = ["file", "docs", "sents", "tokens", *labels, "repaired", "dropped", "set aside"]
+    """A row per file, then a row per file and label, then the first locations of each
+    kind of problem."""
+    header = ["file", "docs", "sents", "tokens", "entities", "repaired", "dropped", "set aside"]
+    rows = [
+        [Path(path).name, r.documents, r.sentences, r.tokens, sum(r.entities.values()),
+         sum(r.repaired.values()), sum(r.dropped.values()), sum(r.set_aside.values())]
+        for path, r in reports.items()
+    ]
+    msg.table(rows, header=header, divider=True, aligns=["l"] + ["r"] * (len(header) - 1))
+    header = ["file", "label", "entities", "repaired", "dropped", "set aside"]
     rows = []
     for path, r in reports.items():
-        rows.append(
-            [Path(path).name, r.documents, r.sentences, r.tokens, *(r.entities[label] for label in labels),
-             sum(r.repaired.values()), sum(r.dropped.values()), sum(r.set_aside.values())]
-        )
-    msg.table(rows, header=header, divider=True, aligns=["l"] + ["r"] * (len(header) - 1))
+        labels = [*r.entities, *(label for label in (*r.dropped, *r.set_aside) if label not in r.entities)]
+        for label in sorted(labels, key=lambda label: -r.entities[label]):
+            rows.append([Path(path).name, label, r.entities[label], r.repaired[label], r.dropped[label], r.set_aside[label]])
+    if rows:
+        msg.table(rows, header=header, divider=True, aligns=["l", "l", "r", "r", "r", "r"])
     for path, r in reports.items():
         for kind, count in r.problem_counts.items():
             shown = [p for p in r.problems if p["message"].startswith(kind)]
-            msg.warn(f"{path}: {kind}: {count}" + (f" (first {len(shown)} below)" if count > len(shown) else ""))
+            print(f"{path}: {kind}: {count}" + (f" (first {len(shown)} below)" if count > len(shown) else ""))
             for problem in shown:
-                msg.text(f"  {path}:{problem['line']}: {problem['message']}")
+                print(f"  {path}:{problem['line']}: {problem['message']}")
         for pair, count in r.mapped.items():
-            msg.info(f"{path}: --map {pair}: {count} spans")
+            print(f"{path}: --map {pair}: {count} spans")

@@ -12,6 +12,7 @@ from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.util import registry
+from wasabi import msg
 
 from .errors import UserError
 
@@ -91,7 +92,8 @@ def scale_learn_rate(pipe: Any, scale: float) -> None:
     thinc has one optimizer for the whole pipeline but accepts a per-call `lr_scale`; wrapping
     the encoder component's finish_update is how its weights get their own rate while the
     heads keep the configured one. Adam is invariant to gradient scale, so the listener's
-    grad_factor cannot do this.
+    grad_factor cannot do this. `spacy train` and `nlp.update` go through finish_update;
+    calling the transformer's own `update(..., sgd=...)` directly would bypass the scale.
     """
     finish_update = pipe.finish_update
 
@@ -138,10 +140,9 @@ def fine_tuning(
         if encoder_lr_scale != 1.0:
             scale_learn_rate(pipe, encoder_lr_scale)
         n_total = sum(param.numel() for param in hf_model.parameters())
-        print(
+        msg.info(
             f"Encoder: {n_total - n_frozen:,} of {n_total:,} parameters trainable, "
-            f"learning rate x{encoder_lr_scale:g} relative to the heads",
-            flush=True,
+            f"learning rate x{encoder_lr_scale:g} relative to the heads"
         )
         return nlp
 

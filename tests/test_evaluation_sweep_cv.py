@@ -81,6 +81,7 @@ def test_sweep_resumes_after_interruption(tmp_path, tiny_transformer, demo_corpu
     assert [t["status"] for t in trials] == ["done", "done"]
     assert trials[0]["ents_f"] >= trials[1]["ents_f"] and results["best"]["id"] == trials[0]["id"]
     assert all(t["overrides"]["training.max_steps"] == 10 for t in trials)
+    assert all((Path(t["dir"]) / "training_log.jsonl").stat().st_size > 0 for t in trials)
     assert (Path(trials[0]["dir"]) / "model-best").is_dir() and not (Path(trials[1]["dir"]) / "model-best").exists()
     best_lr = trials[0]["params"]["training.optimizer.learn_rate.initial_rate"]
     assert f"initial_rate = {best_lr}" in (tmp_path / "best.cfg").read_text()
@@ -111,6 +112,7 @@ def test_cv_two_folds_and_resume(tmp_path, tiny_transformer, demo_corpus):
         fold = tmp_path / f"fold{k}"
         assert n(fold / "train.spacy") + n(fold / "dev.spacy") + tests[k] == total
         assert (fold / "eval" / "report.md").exists() and not (fold / "model-best").exists()
+        assert (fold / "eval" / "training_curve.png").exists()  # from the fold's JSONL training log
 
     again = cli(*args)
     assert again.returncode == 0 and again.stdout.count("finished before, skipped") == 2

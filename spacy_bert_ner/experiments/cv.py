@@ -20,7 +20,7 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from ..errors import UserError
-from .runs import load_config, step_overrides, train_in_subprocess, write_json_atomic
+from .runs import load_config, log_override, step_overrides, train_in_subprocess, write_json_atomic
 
 SPEC = "cv.json"
 RESULTS = "cv_results.json"
@@ -104,13 +104,16 @@ def cross_validate(config_path: Path, data: Path, output: Path, folds: int = 5, 
         run_overrides = {**overrides, "paths.train": str(fold_dir / "train.spacy"),
                          "paths.dev": str(fold_dir / "dev.spacy")}
         run_overrides.update(step_overrides(config, max_steps))
+        run_overrides.update(log_override(config, fold_dir))
         msg.text(f"Fold {k}: training on {len(train)} documents (dev {len(dev)}, test {len(test)}) ...")
         result = train_in_subprocess(config_path, fold_dir, run_overrides, gpu_id)
         if result["status"] != "done":
             raise UserError(f"Fold {k}: training failed ({result['error']}); see {result['log']}. "
                             "Fix the cause and rerun the same command: finished folds are skipped.")
+        log = fold_dir / "training_log.jsonl"
         metrics = evaluate(str(fold_dir / "model-best"), fold_dir / "test.spacy", fold_dir / "eval",
-                           seed=seed, n_bootstrap=n_bootstrap, gpu_id=gpu_id)
+                           training_log=log if log.is_file() else None, seed=seed,
+                           n_bootstrap=n_bootstrap, gpu_id=gpu_id)
         if not keep_models:
             for name in ("model-best", "model-last"):
                 shutil.rmtree(fold_dir / name, ignore_errors=True)

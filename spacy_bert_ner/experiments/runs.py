@@ -43,6 +43,13 @@ def step_overrides(config, max_steps: Optional[int]) -> Dict[str, Any]:
     return out
 
 
+def log_override(config, run_dir: Path) -> Dict[str, Any]:
+    """Send the run's JSONL training log (when the config has `paths.training_log`) into its directory."""
+    if "training_log" in config.get("paths", {}):
+        return {"paths.training_log": str(run_dir / "training_log.jsonl")}
+    return {}
+
+
 def train_in_subprocess(config_path: Path, output: Path, overrides: Dict[str, Any], gpu_id: int) -> Dict[str, Any]:
     """Train; return {"status": "done"|"failed", "seconds", "performance" (dev scores of model-best)}."""
     output.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from wasabi import msg
 
 from ..errors import UserError
-from .runs import check_setting, load_config, step_overrides, train_in_subprocess, write_json_atomic
+from .runs import (check_setting, load_config, log_override, step_overrides, train_in_subprocess,
+                   write_json_atomic)
 
 # Short names for the settings searched most often; any dotted config path works too.
 ALIASES = {
@@ -108,6 +109,7 @@ def sweep(config_path: Path, output: Path, grid_items: Sequence[str], n_trials: 
         trial_dir = output / "trials" / tid
         if trial_dir.exists():
             shutil.rmtree(trial_dir)  # leftovers of an interrupted or failed attempt
+        run_overrides.update(log_override(trial_config, trial_dir))
         result = train_in_subprocess(config_path, trial_dir, run_overrides, gpu_id)
         record = {"id": tid, "params": params, "overrides": run_overrides, "status": result["status"],
                   "seconds": round(result["seconds"], 2), "dir": str(trial_dir)}

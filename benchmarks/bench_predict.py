@@ -14,8 +14,11 @@ document, it measures in separate processes, so each peak RSS is its own:
   randomly initialised: a fine-tuned head of the same shape costs the same time.
 
 Words are the corpus tokens. `words_per_s` counts processing only; `load_s` is reported apart.
-Timings on a shared or busy machine vary: compare figures from one run, and use --repeat
-(the median run is kept).
+`peak_rss_mb` includes loading (spacy-transformers' from_disk holds several copies of the
+weights for a moment); `rss_end_mb` is the resident memory after the run.
+Timings on a shared or busy machine vary: compare figures from one run, use --repeat (rounds
+over all methods; the median run of each is kept) and look at `words_per_cpu_s`, the same
+throughput per CPU second, which a busy machine disturbs less.
 """
 import argparse
 import json
@@ -57,31 +60,50 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def current_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def batches(items: List[str], size: int):
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
 
+class Clock:
+    """Wall and CPU seconds (all threads of this process) of a block: CPU time is less
+    disturbed than wall time when other jobs share the cores."""
+
+    def __enter__(self) -> "Clock":
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def timings(load: Clock, run: Clock) -> Dict[str, float]:
+    return {"load_s": load.wall, "run_s": run.wall, "run_cpu_s": run.cpu}
+
+
 def run_predict(args) -> Dict[str, Any]:
     import spacy_bert_ner.predict as predict_module
 
-    load = predict_module.load_pipeline
-    timing: Dict[str, float] = {}
+    load_pipeline = predict_module.load_pipeline
+    load = Clock()
 
     def timed_load(*a, **kw):  # split model loading from processing in the real command
-        start = time.perf_counter()
-        nlp = load(*a, **kw)
-        timing["load_s"] = time.perf_counter() - start
-        return nlp
+        with load:
+            return load_pipeline(*a, **kw)
 
     predict_module.load_pipeline = timed_load
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp, Clock() as total:
         summary = predict_module.predict(args.model, Path(args.texts), Path(tmp) / "out.jsonl",
                                          batch_size=args.batch_size, gpu_id=args.gpu_id)
-        total = time.perf_counter() - start
-    return {"load_s": timing["load_s"], "run_s": total - timing["load_s"],
-            "docs": summary.docs, "entities": summary.entities}
+    total.wall, total.cpu = total.wall - load.wall, total.cpu - load.cpu
+    return {**timings(load, total), "docs": summary.docs, "entities": summary.entities}
 
 
 def _torch_device(gpu_id: int):
@@ -95,32 +117,29 @@ def run_bare_forward(args, texts: List[str]) -> Dict[str, Any]:
     from transformers import AutoModel, AutoTokenizer
 
     device = _torch_device(args.gpu_id)
-    start = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(args.encoder)
-    model = AutoModel.from_pretrained(args.encoder).to(device).eval()
-    load_s = time.perf_counter() - start
-    start = time.perf_counter()
-    with torch.inference_mode():
+    with Clock() as load:
+        tokenizer = AutoTokenizer.from_pretrained(args.encoder)
+        model = AutoModel.from_pretrained(args.encoder).to(device).eval()
+    with Clock() as run, torch.inference_mode():
         for batch in batches(texts, args.batch_size):
             enc = tokenizer(batch, padding=True, truncation=True, max_length=512, return_tensors="pt")
             model(**enc.to(device)).last_hidden_state.cpu()
-    return {"load_s": load_s, "run_s": time.perf_counter() - start, "docs": len(texts)}
+    return {**timings(load, run), "docs": len(texts)}
 
 
 def run_hf_pipeline(args, texts: List[str]) -> Dict[str, Any]:
     from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 
-    start = time.perf_counter()
     id2label = dict(enumerate(args.bio_labels))
-    model = AutoModelForTokenClassification.from_pretrained(
-        args.encoder, num_labels=len(id2label), id2label=id2label,
-        label2id={label: i for i, label in id2label.items()})
-    tagger = pipeline("token-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(args.encoder),
-                      aggregation_strategy="first", device=args.gpu_id if args.gpu_id >= 0 else -1)
-    load_s = time.perf_counter() - start
-    start = time.perf_counter()
-    entities = sum(len(ents) for ents in tagger(texts, batch_size=args.batch_size))
-    return {"load_s": load_s, "run_s": time.perf_counter() - start, "docs": len(texts), "entities": entities}
+    with Clock() as load:
+        model = AutoModelForTokenClassification.from_pretrained(
+            args.encoder, num_labels=len(id2label), id2label=id2label,
+            label2id={label: i for i, label in id2label.items()})
+        tagger = pipeline("token-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(args.encoder),
+                          aggregation_strategy="first", device=args.gpu_id if args.gpu_id >= 0 else -1)
+    with Clock() as run:
+        entities = sum(len(ents) for ents in tagger(texts, batch_size=args.batch_size))
+    return {**timings(load, run), "docs": len(texts), "entities": entities}
 
 
 def child(args) -> None:
@@ -135,7 +154,8 @@ def child(args) -> None:
         result = run_hf_pipeline(args, texts)
     import torch
 
-    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)  # loading a saved pipeline can dominate it
+    result["rss_end_mb"] = round(current_rss_mb(), 1)
     result["torch_threads"] = torch.get_num_threads()
     if args.gpu_id >= 0:
         result["gpu_peak_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
@@ -158,20 +178,25 @@ def model_info(model: str) -> Tuple[str, int, List[str]]:
     return encoders[0], int(config["nlp"].get("batch_size", 64)), bio
 
 
-def measure(method: str, args, texts_path: Path, bio_labels: List[str]) -> Dict[str, Any]:
+def measure_once(method: str, args, texts_path: Path, bio_labels: List[str]) -> Dict[str, Any]:
     cmd = [sys.executable, __file__, args.model, "--child", method, "--texts", str(texts_path),
            "--encoder", args.encoder, "--batch-size", str(args.batch_size), "--gpu-id", str(args.gpu_id),
            "--bio-labels", ",".join(bio_labels)]
-    runs = []
-    for _ in range(args.repeat):
-        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-        if proc.returncode != 0 or not lines:
-            sys.exit(f"{method} failed:\n{proc.stderr[-3000:]}")
-        runs.append(json.loads(lines[-1][len("RESULT "):]))
-    runs.sort(key=lambda r: r["run_s"])
-    result = runs[len(runs) // 2]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        sys.exit(f"{method} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def median_run(runs: List[Dict[str, Any]], n_words: int) -> Dict[str, Any]:
+    """The run with the median wall time, plus the spread and CPU-time throughput."""
+    result = dict(sorted(runs, key=lambda r: r["run_s"])[len(runs) // 2])
     result["run_s_all"] = [round(r["run_s"], 3) for r in runs]
+    result["words_per_s"] = round(n_words / result["run_s"], 1)
+    result["words_per_cpu_s"] = round(n_words / statistics.median(r["run_cpu_s"] for r in runs), 1)
+    for key in ("load_s", "run_s", "run_cpu_s"):
+        result[key] = round(result[key], 3)
     return result
 
 
@@ -181,9 +206,10 @@ def main(argv=None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="UNER IOB2 file to take sentences from.")
     parser.add_argument("--encoder", help="Encoder for the bare pass and the HF pipeline (default: the model's).")
     parser.add_argument("--batch-size", type=int, help="Documents per batch for all methods (default: the model's).")
-    parser.add_argument("--repeat", type=int, default=1, help="Runs per method; the median is kept.")
+    parser.add_argument("--repeat", type=int, default=1, help="Rounds over all methods; the median run is kept.")
     parser.add_argument("--gpu-id", type=int, default=-1)
     parser.add_argument("--skip-hf", action="store_true", help="Leave out the HF pipeline.")
+    parser.add_argument("--note", default="", help="Free text kept in the results, e.g. what the model is.")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "predict.json")
     parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--texts", help=argparse.SUPPRESS)
@@ -201,23 +227,22 @@ def main(argv=None) -> None:
     args.batch_size = args.batch_size or model_batch_size
     texts, n_words = read_sentences(args.data)
     methods = [m for m in METHODS if not (args.skip_hf and m == "hf_pipeline")]
-    results = {}
+    runs: Dict[str, List[Dict[str, Any]]] = {m: [] for m in methods}
     with tempfile.TemporaryDirectory() as tmp:
         texts_path = Path(tmp) / "texts.txt"
         texts_path.write_text("\n".join(texts) + "\n", encoding="utf8")
-        for method in methods:
-            print(f"Measuring {method} ...", flush=True)
-            results[method] = measure(method, args, texts_path, bio_labels)
-    for result in results.values():
-        result["words_per_s"] = round(n_words / result["run_s"], 1)
-        result["load_s"], result["run_s"] = round(result["load_s"], 3), round(result["run_s"], 3)
-    ratios = {"predict_over_bare_forward": round(results["predict"]["words_per_s"]
-                                                 / results["bare_forward"]["words_per_s"], 3)}
-    if "hf_pipeline" in results:
-        ratios["predict_over_hf_pipeline"] = round(results["predict"]["words_per_s"]
-                                                   / results["hf_pipeline"]["words_per_s"], 3)
+        for round_ in range(args.repeat):  # round-robin, so a busy spell hits every method alike
+            for method in methods:
+                print(f"Round {round_ + 1}/{args.repeat}: {method} ...", flush=True)
+                runs[method].append(measure_once(method, args, texts_path, bio_labels))
+    results = {method: median_run(method_runs, n_words) for method, method_runs in runs.items()}
+    ratios = {}
+    for other in methods[1:]:
+        for unit in ("words_per_s", "words_per_cpu_s"):
+            ratios[f"predict_over_{other}_{unit}"] = round(
+                results["predict"][unit] / results[other][unit], 3)
     report = {
-        "model": str(args.model), "encoder": str(args.encoder), "data": str(args.data),
+        "note": args.note, "model": str(args.model), "encoder": str(args.encoder), "data": str(args.data),
         "docs": len(texts), "words": n_words, "batch_size": args.batch_size, "repeat": args.repeat,
         "device": f"cuda:{args.gpu_id}" if args.gpu_id >= 0 else f"cpu ({os.cpu_count()} cores visible)",
         "machine": platform.platform(), "results": results, "ratios": ratios,
@@ -225,10 +250,13 @@ def main(argv=None) -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")
     print(f"\n{len(texts)} docs, {n_words} words, batch size {args.batch_size}, {report['device']}")
-    print(f"{'method':<14}{'words/s':>10}{'run s':>9}{'load s':>9}{'peak RSS MB':>13}")
+    print(f"{'method':<14}{'words/s':>10}{'words/CPU s':>13}{'run s':>9}{'load s':>9}"
+          f"{'peak RSS MB':>13}{'end RSS MB':>12}")
     for method, r in results.items():
-        print(f"{method:<14}{r['words_per_s']:>10.0f}{r['run_s']:>9.2f}{r['load_s']:>9.2f}{r['peak_rss_mb']:>13.0f}")
-    print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+        print(f"{method:<14}{r['words_per_s']:>10.0f}{r['words_per_cpu_s']:>13.0f}{r['run_s']:>9.2f}"
+              f"{r['load_s']:>9.2f}{r['peak_rss_mb']:>13.0f}{r['rss_end_mb']:>12.0f}")
+    for name, value in ratios.items():
+        print(f"{name}: {value:.2f}")
     print(f"Wrote {args.output}")
 
 

@@ -55,28 +55,43 @@ def test_bio_constraints_forbid_only_broken_continuations():
     assert ALLOWED[index["I-PER"], index["B-LOC"]] and ALLOWED[index["B-PER"], index["O"]]
 
 
+def decode_one(log_probs):
+    return viterbi_decode([log_probs], ALLOWED, ALLOWED_FIRST)[0]
+
+
 def test_viterbi_repairs_an_invalid_argmax():
     # Per-token argmax is O, I-PER: invalid. The best valid sequence under these scores is B-PER I-PER.
     probs = numpy.array([[0.5, 0.0, 0.0, 0.45, 0.05], [0.05, 0.0, 0.0, 0.05, 0.9]]) + 1e-6
-    assert [TAGS[i] for i in viterbi_decode(numpy.log(probs), ALLOWED, ALLOWED_FIRST)] == ["B-PER", "I-PER"]
+    assert [TAGS[i] for i in decode_one(numpy.log(probs))] == ["B-PER", "I-PER"]
 
 
-@settings(max_examples=200, deadline=None)
-@given(arrays(numpy.float64, st.tuples(st.integers(1, 4), st.just(len(TAGS))), elements=st.floats(-20, 0)))
-def test_viterbi_returns_the_best_valid_sequence(log_probs):
-    path = viterbi_decode(log_probs, ALLOWED, ALLOWED_FIRST)
-    assert is_valid(path)
+def best_valid_score(log_probs):
     n = log_probs.shape[0]
-    best = max(
+    return max(
         sum(log_probs[t, seq[t]] for t in range(n))
         for seq in itertools.product(range(len(TAGS)), repeat=n)
         if is_valid(seq)
     )
-    assert sum(log_probs[t, path[t]] for t in range(n)) == pytest.approx(best)
 
 
-def test_viterbi_on_empty_doc():
-    assert viterbi_decode(numpy.zeros((0, len(TAGS))), ALLOWED, ALLOWED_FIRST).shape == (0,)
+@settings(max_examples=150, deadline=None)
+@given(st.lists(
+    arrays(numpy.float64, st.tuples(st.integers(0, 4), st.just(len(TAGS))), elements=st.floats(-20, 0)),
+    min_size=1, max_size=4,
+))
+def test_viterbi_returns_the_best_valid_sequence_of_each_doc(batch):
+    """Decoded together, docs of different lengths each get their own best valid sequence."""
+    paths = viterbi_decode(batch, ALLOWED, ALLOWED_FIRST)
+    for log_probs, path in zip(batch, paths):
+        assert len(path) == len(log_probs)
+        assert is_valid(path)
+        if len(path):
+            score = sum(log_probs[t, path[t]] for t in range(len(path)))
+            assert score == pytest.approx(best_valid_score(log_probs))
+
+
+def test_viterbi_on_empty_docs():
+    assert [p.shape for p in viterbi_decode([numpy.zeros((0, len(TAGS)))] * 2, ALLOWED, ALLOWED_FIRST)] == [(0,), (0,)]
 
 
 @pytest.fixture(scope="module")

@@ -81,23 +81,39 @@ def bio_constraints(tags: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray]:
     return allowed, allowed_first
 
 
-def viterbi_decode(log_probs: numpy.ndarray, allowed: numpy.ndarray, allowed_first: numpy.ndarray) -> Ints1d:
-    """The highest-scoring tag sequence that uses only allowed transitions."""
-    n_tokens, n_tags = log_probs.shape
-    if n_tokens == 0:
-        return numpy.zeros((0,), dtype="int32")
+def viterbi_decode(
+    log_probs: Sequence[numpy.ndarray], allowed: numpy.ndarray, allowed_first: numpy.ndarray
+) -> List[Ints1d]:
+    """The highest-scoring tag sequence of each doc that uses only allowed transitions.
+
+    Docs are padded to one array and decoded together, so the Python loop runs once per
+    position of the longest doc rather than once per token of the batch.
+    """
+    lengths = numpy.array([len(lp) for lp in log_probs], dtype="int64")
+    n_docs, n_tags = len(log_probs), allowed.shape[0]
+    longest = int(lengths.max()) if n_docs else 0
+    if longest == 0:
+        return [numpy.zeros((0,), dtype="int32") for _ in log_probs]
+    padded = numpy.zeros((n_docs, longest, n_tags))
+    for i, lp in enumerate(log_probs):
+        padded[i, : len(lp)] = lp
     transitions = numpy.where(allowed, 0.0, -numpy.inf)
-    score = log_probs[0] + numpy.where(allowed_first, 0.0, -numpy.inf)
-    backpointers = numpy.zeros((n_tokens, n_tags), dtype="int32")
-    for t in range(1, n_tokens):
-        candidates = score[:, None] + transitions
-        backpointers[t] = candidates.argmax(axis=0)
-        score = candidates.max(axis=0) + log_probs[t]
-    path = numpy.zeros((n_tokens,), dtype="int32")
-    path[-1] = int(score.argmax())
-    for t in range(n_tokens - 1, 0, -1):
-        path[t - 1] = backpointers[t, path[t]]
-    return path
+    score = padded[:, 0] + numpy.where(allowed_first, 0.0, -numpy.inf)
+    backpointers = numpy.zeros((n_docs, longest, n_tags), dtype="int32")
+    for t in range(1, longest):
+        candidates = score[:, :, None] + transitions  # [doc, previous tag, tag]
+        backpointers[:, t] = candidates.argmax(axis=1)
+        extended = candidates.max(axis=1) + padded[:, t]
+        score = numpy.where((t < lengths)[:, None], extended, score)  # finished docs keep their score
+    best_last = score.argmax(axis=1)
+    paths = numpy.zeros((n_docs, longest), dtype="int32")
+    current = numpy.zeros((n_docs,), dtype="int32")
+    for t in range(longest - 1, -1, -1):
+        current = numpy.where(lengths - 1 == t, best_last, current)  # each doc's backtrace starts at its end
+        paths[:, t] = current
+        if t > 0:
+            current = backpointers[numpy.arange(n_docs), t, current]
+    return [paths[i, :length] for i, length in enumerate(lengths)]
 
 
 def biluo_to_bio(tag: Optional[str]) -> Optional[str]:
@@ -159,11 +175,8 @@ class TokenClassifierNER(TrainablePipe):
         if self.labels not in self._constraints:
             self._constraints = {self.labels: bio_constraints(self.tags)}
         allowed, allowed_first = self._constraints[self.labels]
-        guesses = []
-        for probs in self.model.predict(docs):
-            probs = self.model.ops.to_numpy(probs)
-            guesses.append(viterbi_decode(numpy.log(probs + 1e-12), allowed, allowed_first))
-        return guesses
+        log_probs = [numpy.log(self.model.ops.to_numpy(probs) + 1e-12) for probs in self.model.predict(docs)]
+        return viterbi_decode(log_probs, allowed, allowed_first)
 
     def set_annotations(self, docs: Iterable[Doc], tag_ids: List[Ints1d]) -> None:
         """Set doc.ents from the decoded tags; every other token is marked outside an entity."""

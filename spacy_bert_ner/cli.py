@@ -144,7 +144,7 @@ def sweep(
     config: Path = typer.Argument(..., help="Training config (.cfg), e.g. configs/ner_trf.cfg."),
     output: Path = typer.Option(..., "--output", "-o", help="Directory for results.json, best.cfg and trials/."),
     grid: List[str] = typer.Option(..., "--grid", help="NAME=V1,V2 (repeatable); NAME: lr, warmup, batch, dropout, "
-                                   "steps, freeze, encoder_lr_scale, head_width or a dotted config setting."),
+                                   "steps, freeze, encoder_lr_scale, head_width, a dotted config setting, or config=A.cfg,B.cfg (e.g. two heads)."),
     trials: Optional[int] = typer.Option(None, "--trials", help="Try this many grid points, drawn with --seed."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draw of grid points."),
     budget_steps: Optional[int] = typer.Option(None, "--budget-steps", help="training.max_steps of every trial."),

@@ -36,6 +36,20 @@ def test_grid_and_plan():
     assert plan(grid, 2, 7) == plan(grid, 2, 7) and len(plan(grid, 2, 7)) == 2
 
 
+def test_grid_settings_are_checked_in_every_config_before_training(tmp_path):
+    from spacy_bert_ner.errors import UserError
+    from spacy_bert_ner.experiments.sweep import sweep
+
+    tokcls = ROOT / "configs" / "tokcls_trf.cfg"
+    if not tokcls.exists():
+        pytest.skip("configs/tokcls_trf.cfg not written yet")
+    with pytest.raises(UserError, match="tokcls_trf.cfg.*components.ner.model.hidden_width"):
+        sweep(CONFIG, tmp_path, [f"config={CONFIG},{tokcls}", "head_width=32,64"])
+    with pytest.raises(UserError, match="no setting training.nonsense"):
+        sweep(CONFIG, tmp_path, ["training.nonsense=1"])
+    assert not (tmp_path / "trials").exists()
+
+
 def test_folds_are_deterministic_balanced_and_seeded():
     folds = assign_folds(23, 4, seed=1)
     assert folds == assign_folds(23, 4, seed=1) != assign_folds(23, 4, seed=2)

@@ -30,6 +30,8 @@ ALIASES = {
     "encoder_lr_scale": "initialize.after_init.encoder_lr_scale",
     "head_width": "components.ner.model.hidden_width",
 }
+# Grid values of this key are config files, e.g. the two heads: config=configs/ner_trf.cfg,configs/tokcls_trf.cfg
+CONFIG_KEY = "config"
 RESULTS = "results.json"
 
 
@@ -86,9 +88,11 @@ def sweep(config_path: Path, output: Path, grid_items: Sequence[str], n_trials: 
           overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     overrides = dict(overrides or {})
     grid = parse_grid(grid_items)
-    config = load_config(config_path, overrides)
-    for setting in grid:
-        check_setting(config, setting, "--grid")
+    configs = {str(Path(p)): load_config(Path(p), overrides) for p in grid.get(CONFIG_KEY, [config_path])}
+    for path, config in configs.items():
+        for setting in grid:
+            if setting != CONFIG_KEY:
+                check_setting(config, setting, f"--grid (in {path})")
     if budget_steps is not None and budget_steps < 1:
         raise UserError("--budget-steps must be at least 1.")
     output.mkdir(parents=True, exist_ok=True)
@@ -97,21 +101,24 @@ def sweep(config_path: Path, output: Path, grid_items: Sequence[str], n_trials: 
     done = {t["id"]: t for t in previous["trials"] if t["status"] == "done"}
     trials = []
     for params in plan(grid, n_trials, seed):
-        tid = trial_id(params, {"overrides": overrides, "budget_steps": budget_steps, "config": config.to_str()})
+        trial_path = Path(params.get(CONFIG_KEY, config_path))
+        settings = {k: v for k, v in params.items() if k != CONFIG_KEY}
+        tid = trial_id(params, {"overrides": overrides, "budget_steps": budget_steps,
+                                "config": configs[str(trial_path)].to_str()})
         if tid in done:
             msg.info(f"Trial {tid} {short(params)}: finished before, skipped (dev ents_f {done[tid]['ents_f']:.4f})")
             trials.append(done[tid])
             continue
-        run_overrides = {**overrides, **params}
-        trial_config = load_config(config_path, run_overrides)
+        run_overrides = {**overrides, **settings}
+        trial_config = load_config(trial_path, run_overrides)
         run_overrides.update(step_overrides(trial_config, budget_steps if "training.max_steps" not in params else None))
         msg.text(f"Trial {tid} {short(params)}: training ...")
         trial_dir = output / "trials" / tid
         if trial_dir.exists():
             shutil.rmtree(trial_dir)  # leftovers of an interrupted or failed attempt
         run_overrides.update(log_override(trial_config, trial_dir))
-        result = train_in_subprocess(config_path, trial_dir, run_overrides, gpu_id)
-        record = {"id": tid, "params": params, "overrides": run_overrides, "status": result["status"],
+        result = train_in_subprocess(trial_path, trial_dir, run_overrides, gpu_id)
+        record = {"id": tid, "params": params, "config": str(trial_path), "overrides": run_overrides, "status": result["status"],
                   "seconds": round(result["seconds"], 2), "dir": str(trial_dir)}
         if result["status"] == "done":
             perf = result["performance"]
@@ -127,7 +134,7 @@ def sweep(config_path: Path, output: Path, grid_items: Sequence[str], n_trials: 
     result = summary(config_path, grid, n_trials, seed, budget_steps, trials)
     write_json_atomic(results_path, result)
     if result["best"] is not None:
-        best = load_config(config_path, result["best"]["overrides"], interpolate=False)
+        best = load_config(Path(result["best"]["config"]), result["best"]["overrides"], interpolate=False)
         best.to_disk(output / "best.cfg")
         msg.good(f"Best trial {result['best']['id']}: dev ents_f {result['best']['ents_f']:.4f}; "
                  f"config written to {output / 'best.cfg'}")

@@ -2,7 +2,6 @@
 import warnings
 from typing import List
 
-import numpy
 import pytest
 from hypothesis import given, settings, strategies as st
 

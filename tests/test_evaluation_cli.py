@@ -185,3 +185,34 @@ def test_sentences_split_except_where_an_entity_crosses():
     assert [u.tokens for u in units] == [words[:6], words[6:]]
     assert units[0].gold == [(0, 1, "PER")] and units[0].pred == [(0, 1, "PER"), (2, 4, "ORG")]
     assert units[1].gold == units[1].pred == [(0, 1, "LOC")] and units[1].text == "E f ."
+
+
+def test_compare_with_the_run_in_the_output_directory_itself(setup):
+    """The earlier run is read before anything is overwritten: same model, zero difference."""
+    root, data, _, good, _ = setup
+    out = root / "self_cmp"
+    assert run(good, data, "--output", out, "--bootstrap", 100).exit_code == 0
+    result = run(good, data, "--output", out, "--bootstrap", 100, "--compare", out / "metrics.json")
+    assert result.exit_code == 0, result.output
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert comparison["paired"] and all(r["interval"] == [0.0, 0.0] for r in comparison["per_type"].values())
+
+
+def test_bad_compare_file_fails_before_the_model_runs(setup, tmp_path):
+    root, data, *_ = setup
+    result = run(root / "no_such_model", data, "--output", tmp_path / "z", "--compare", tmp_path / "missing.json")
+    assert isinstance(result.exception, UserError) and "--compare" in str(result.exception)
+
+
+def test_compare_without_sentence_counts_falls_back_to_intervals(setup, tmp_path):
+    root, data, _, good, weak = setup
+    base = tmp_path / "weak"
+    assert run(weak, data, "--output", base, "--bootstrap", 100).exit_code == 0
+    (base / "sentence_counts.json").unlink()
+    result = run(good, data, "--output", tmp_path / "good", "--bootstrap", 100, "--compare", base)
+    assert result.exit_code == 0, result.output
+    comparison = json.loads((tmp_path / "good" / "comparison.json").read_text())
+    assert comparison["paired"] is False and "approximation" in comparison["method"]
+    per = comparison["per_type"]["PER"]
+    lo, hi = per["interval"]
+    assert lo < per["diff"] < hi and per["diff"] == pytest.approx(per["this"] - per["other"])

@@ -9,7 +9,7 @@ is approximated from the two runs' own intervals, treating them as independent a
 import json
 import math
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from ..errors import UserError
 from .bootstrap import paired_difference
@@ -35,9 +35,12 @@ def load_metrics(path: Path) -> Dict[str, object]:
     return metrics
 
 
-def load_counts(metrics_path: Path) -> Optional[Dict[str, object]]:
-    path = Path(metrics_path).parent / COUNTS_FILE
-    return json.loads(path.read_text(encoding="utf8")) if path.is_file() else None
+def load_other(path: Path) -> Tuple[Dict[str, object], Optional[Dict[str, object]]]:
+    """The other run's metrics and, when stored beside them, its per-sentence counts."""
+    metrics = load_metrics(path)
+    counts_path = Path(metrics["_path"]).parent / COUNTS_FILE
+    counts = json.loads(counts_path.read_text(encoding="utf8")) if counts_path.is_file() else None
+    return metrics, counts
 
 
 def _from_intervals(this: Optional[List[float]], other: Optional[List[float]], diff: float) -> Optional[List[float]]:
@@ -47,10 +50,9 @@ def _from_intervals(this: Optional[List[float]], other: Optional[List[float]], d
     return [diff - Z95 * se, diff + Z95 * se]
 
 
-def compare(metrics: Dict[str, object], counts: Dict[str, object], other_path: Path) -> Dict[str, object]:
+def compare(metrics: Dict[str, object], counts: Dict[str, object], other: Dict[str, object],
+            other_counts: Optional[Dict[str, object]]) -> Dict[str, object]:
     """Differences this - other of micro F1 (row "ALL (micro)") and each type's F1."""
-    other = load_metrics(other_path)
-    other_counts = load_counts(Path(other["_path"]))
     labels = sorted(set(metrics["ents_per_type"]) | set(other["ents_per_type"]))
     boot = metrics["bootstrap"]
     paired = other_counts is not None and other_counts["fingerprint"] == counts["fingerprint"]

@@ -115,11 +115,14 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
              gpu_id: int = -1) -> Dict[str, object]:
     if n_bootstrap < 1:
         raise UserError("--bootstrap must be at least 1 (1000 is usual for 95% intervals).")
+    # Bad logs or comparison files fail before the model runs; the other run is read before
+    # anything is written, so it may even live in the output directory.
     points = None
     if training_log is not None:
         from .training_log import read_training_log
 
-        points = read_training_log(training_log)  # fail on a bad log before running the model
+        points = read_training_log(training_log)
+    other = compare_mod.load_other(compare) if compare is not None else None
     nlp = load_model(model, gpu_id)
     gold_docs, reader = read_gold(data, nlp)
     pred_docs = predict(nlp, gold_docs)
@@ -130,14 +133,21 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
         sentences.extend(units)
         merged += n_crossed
     return write_evaluation(sentences, output, model=str(model), data=str(data), n_docs=len(gold_docs),
-                            boundaries_merged=merged, reader=reader, training_points=points, compare=compare,
+                            boundaries_merged=merged, reader=reader, training_points=points, other=other,
                             seed=seed, n_bootstrap=n_bootstrap)
 
 
-def write_evaluation(sentences: List[Sentence], output: Path, *, model: str, data: str, n_docs: int,
-                     boundaries_merged: int = 0, reader: Optional[Dict[str, object]] = None, training_points: Optional[List[Dict[str, object]]] = None,
-                     compare: Optional[Path] = None, seed: int = 0, n_bootstrap: int = 1000) -> Dict[str, object]:
-    """Score sentences and write metrics.json, sentence_counts.json, errors.jsonl, report.md, PNGs."""
+def write_evaluation(
+    sentences: List[Sentence], output: Path, *, model: str, data: str, n_docs: int,
+    boundaries_merged: int = 0, reader: Optional[Dict[str, object]] = None,
+    training_points: Optional[List[Dict[str, object]]] = None,
+    other: Optional[Tuple[Dict[str, object], Optional[Dict[str, object]]]] = None,
+    seed: int = 0, n_bootstrap: int = 1000,
+) -> Dict[str, object]:
+    """Score sentences and write metrics.json, sentence_counts.json, errors.jsonl, report.md, PNGs.
+
+    other: (metrics, per-sentence counts or None) of a run to compare with.
+    """
     from . import plots
 
     output = Path(output)
@@ -157,7 +167,7 @@ def write_evaluation(sentences: List[Sentence], output: Path, *, model: str, dat
     write_json(output / compare_mod.COUNTS_FILE, counts, indent=None)
     with (output / "errors.jsonl").open("w", encoding="utf8") as f:
         f.writelines(json.dumps(e, ensure_ascii=False) + "\n" for e in errors)
-    comparison = compare_mod.compare(metrics, counts, compare) if compare is not None else None
+    comparison = compare_mod.compare(metrics, counts, *other) if other is not None else None
     if comparison:
         write_json(output / "comparison.json", comparison)
     plot_files = {"per_type_f1": plots.plot_per_type_f1(metrics, output / "per_type_f1.png").name,

@@ -151,6 +151,8 @@ def test_bootstrap_is_seeded_and_brackets_the_score():
     f = scorer.score(FIXTURES * 5)["ents_f"]
     lo, hi = a["ents_f"]
     assert 0 <= lo <= f <= hi <= 1 and lo < hi
+    macro = scorer.score(FIXTURES * 5)["ents_macro_f"]
+    assert a["ents_macro_f"][0] <= macro <= a["ents_macro_f"][1]
 
 
 def test_paired_difference_of_identical_runs_is_zero_and_detects_a_real_gap():

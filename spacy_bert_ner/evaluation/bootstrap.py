@@ -63,12 +63,17 @@ def interval(values: numpy.ndarray, confidence: float) -> Optional[List[float]]:
 
 def f1_intervals(per_sentence: Sequence[Dict[str, List[int]]], labels: Sequence[str],
                  n: int = 1000, seed: int = 0, confidence: float = 0.95) -> Dict[str, object]:
-    """Percentile intervals of micro F1 (`ents_f`) and of each label's F1."""
+    """Percentile intervals of micro F1 (`ents_f`), macro F1 and each label's F1."""
     matrix = count_matrix(per_sentence, labels)
     micro, per_label = resampled_f1([matrix], n, seed)[0]
+    defined = ~numpy.isnan(per_label)
+    # Macro F1 of a resample: mean over the labels occurring in it, as the point estimate does.
+    macro = numpy.where(defined.any(axis=1), numpy.nansum(per_label, axis=1) / numpy.maximum(defined.sum(axis=1), 1),
+                        numpy.nan)
     return {
         "n": n, "seed": seed, "confidence": confidence, "unit": "sentence",
         "ents_f": interval(micro, confidence),
+        "ents_macro_f": interval(macro, confidence),
         "ents_per_type": {label: interval(per_label[:, j], confidence) for j, label in enumerate(labels)},
         "draws_defined": {label: int((~numpy.isnan(per_label[:, j])).sum()) for j, label in enumerate(labels)},
     }

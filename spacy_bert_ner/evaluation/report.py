@@ -28,7 +28,7 @@ def score_rows(metrics: Dict[str, object]) -> List[List[str]]:
     rows.append(["ALL (micro)", pct(metrics["ents_p"]), pct(metrics["ents_r"]), pct(metrics["ents_f"]),
                  ci(boot["ents_f"]), counts["gold"]])
     rows.append(["ALL (macro)", pct(metrics["ents_macro_p"]), pct(metrics["ents_macro_r"]),
-                 pct(metrics["ents_macro_f"]), "", counts["gold"]])
+                 pct(metrics["ents_macro_f"]), ci(boot.get("ents_macro_f")), counts["gold"]])
     return rows
 
 

@@ -1,5 +1,5 @@
 """Human-readable views of metrics.json: terminal tables, report.md and run comparisons."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from wasabi import msg
 
@@ -41,8 +41,12 @@ def print_scores(metrics: Dict[str, object]) -> None:
     rows = [[schema, pct(s["p"]), pct(s["r"]), pct(s["f"])] for schema, s in metrics["semeval"].items()]
     rows.append(["token accuracy (incl. O)", "", "", pct(metrics["ents_token_acc"])])
     msg.table(rows, header=["SemEval-2013 schema", "P", "R", "F"], aligns=["l", "r", "r", "r"])
-    errors = [[kind, n] for kind, n in metrics["error_counts"].items()]
+    errors = [[kind, n] for kind, n in most_frequent(metrics["error_counts"])]
     msg.table(errors, header=["Error pattern", "Count"], aligns=["l", "r"])
+
+
+def most_frequent(counts: Dict[str, int]) -> List[Tuple[str, int]]:
+    return sorted(counts.items(), key=lambda kv: -kv[1])
 
 
 def md_table(header: List[str], rows: List[List[object]]) -> str:
@@ -108,9 +112,12 @@ def render_markdown(metrics: Dict[str, object], plots: Dict[str, str],
         parts += [f"![Confusion matrix]({plots['confusion']})", ""]
     parts += ["## Error patterns", "",
               md_table(["Pattern", "Meaning", "Count"],
-                       [[k, ERROR_DESCRIPTIONS[k], n] for k, n in metrics["error_counts"].items()]),
+                       [[k, ERROR_DESCRIPTIONS[k], n] for k, n in most_frequent(metrics["error_counts"])]),
               "", "All errors, one per line: `errors.jsonl`.", ""]
-    for kind, examples in metrics["error_examples"].items():
+    for kind, _ in most_frequent(metrics["error_counts"]):
+        examples = metrics["error_examples"].get(kind, [])
+        if not examples:
+            continue
         parts += [f"### {kind}", ""] + [mark(e) for e in examples] + [""]
     if "training_curve" in plots:
         parts += ["## Training curve", "", f"![Training curve]({plots['training_curve']})", ""]

@@ -48,11 +48,13 @@ def package(
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Name of the training corpus, for the meta."),
     corpus_license: Optional[str] = typer.Option(None, "--corpus-license"),
     corpus_url: Optional[str] = typer.Option(None, "--corpus-url"),
+    add_pipe: List[str] = typer.Option([], "--add-pipe", help="Append a component by factory name, e.g. bert_ner_overlap; repeatable, empty values ignored."),
 ):
     """Build a pip-installable wheel of a trained pipeline, weights included."""
     from .packaging import package as build_package
 
-    wheel = build_package(model, output, name, version, metrics, corpus, corpus_license, corpus_url)
+    pipes = [p for p in add_pipe if p.strip()]
+    wheel = build_package(model, output, name, version, metrics, corpus, corpus_license, corpus_url, pipes)
     typer.secho(f"Built {wheel}", fg=typer.colors.GREEN)
 
 
@@ -210,6 +212,32 @@ def trim_vocab(
     if report.texts_segmented_identically < n_texts:
         typer.secho(f"{n_texts - report.texts_segmented_identically} of {n_texts} texts now split "
                     f"differently; please report this", fg=typer.colors.YELLOW)
+
+
+@app.command("prepare-encoder")
+def prepare_encoder(
+    encoder: str = typer.Argument(..., help="Hugging Face Hub name or local model directory."),
+    output: Path = typer.Argument(..., help="Directory the pipeline will train from."),
+    text: List[Path] = typer.Option([], "--text", "-t", help="Corpus files whose vocabulary to keep."),
+    trim: str = typer.Option("true", "--trim", help="true: trim the vocabulary to the texts; false: copy as is."),
+    keep_top: int = typer.Option(0, "--keep-top", help="With trimming, also keep this many other pieces."),
+):
+    """Prepare the encoder a workflow trains from: vocabulary-trimmed or a plain local copy.
+
+    Lets project.yml switch trimming with one var; both record the original encoder in
+    trim_info.json, which `package` copies into the model's meta."""
+    from .vocab_trim import copy_encoder, trim_vocab as run_trim
+
+    choice = trim.strip().lower()
+    if choice not in ("true", "false", "1", "0", "yes", "no"):
+        raise UserError(f"--trim takes true or false, not {trim!r}.")
+    if choice in ("true", "1", "yes"):
+        report = run_trim(encoder, output, text, keep_top)
+        typer.secho(f"Trimmed {encoder} to {report.kept_pieces:,} of {report.original_pieces:,} pieces in "
+                    f"{output}", fg=typer.colors.GREEN)
+    else:
+        copy_encoder(encoder, output)
+        typer.secho(f"Copied {encoder} unchanged to {output}", fg=typer.colors.GREEN)
 
 
 @app.command()

@@ -3,7 +3,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from .errors import UserError
 
@@ -41,6 +41,23 @@ def training_settings(config) -> Dict[str, Any]:
     return {k: v for k, v in settings.items() if v is not None}
 
 
+def encoder_info(name: str) -> Dict[str, Any]:
+    """The encoder a pipeline was trained from, seen through `prepare-encoder`'s trim_info.json.
+
+    The config names the prepared local directory; the reader of the meta wants the original
+    encoder and whether its vocabulary was trimmed.
+    """
+    info_path = Path(name) / "trim_info.json"
+    if not info_path.exists():
+        return {"name": name}
+    info = json.loads(info_path.read_text(encoding="utf8"))
+    summary = {"name": info.get("original_encoder", name), "trimmed": bool(info.get("trimmed"))}
+    if summary["trimmed"]:
+        summary["vocab"] = {"original_pieces": info.get("original_pieces"), "kept_pieces": info.get("kept_pieces"),
+                            "texts": list(info.get("texts", {}))}
+    return summary
+
+
 def performance(metrics: Dict[str, Any]) -> Dict[str, Any]:
     """spaCy's meta `performance` block from an evaluate metrics.json."""
     keys = ("ents_p", "ents_r", "ents_f", "ents_per_type", "token_acc")
@@ -54,12 +71,11 @@ def build_meta(model_dir: Path, name: str, version: str, metrics_path: Optional[
     meta = util.load_meta(model_dir / "meta.json")
     config = util.load_config(model_dir / "config.cfg", interpolate=False)
     meta["name"], meta["version"] = name, version
-    encoders = {
-        comp: comp_cfg["model"]["name"]
+    meta["encoder"] = {
+        comp: encoder_info(str(comp_cfg["model"]["name"]))
         for comp, comp_cfg in config["components"].items()
         if isinstance(comp_cfg.get("model"), dict) and "name" in comp_cfg["model"]
     }
-    meta["encoder"] = encoders
     meta["training"] = training_settings(config)
     meta.setdefault("description", "Named entity recognition built with spacy-bert-ner.")
     if metrics_path is not None:
@@ -77,9 +93,34 @@ def build_meta(model_dir: Path, name: str, version: str, metrics_path: Optional[
     return meta
 
 
+def spacy_load_names(model_dir: Path) -> List[str]:
+    from spacy import util
+
+    return list(util.load_config(model_dir / "config.cfg", interpolate=False)["nlp"]["pipeline"])
+
+
+def with_pipes(model_dir: Path, factories: Sequence[str], out: Path) -> Path:
+    """A copy of the pipeline with post-processing components appended (default configs).
+
+    Post-processing such as overlap resolution is not trained, so it is added at packaging
+    time; the model's requirements then include spacy-bert-ner, whose entry points provide it.
+    """
+    import spacy
+
+    nlp = spacy.load(model_dir)
+    for factory in factories:
+        if factory not in spacy.registry.factories:
+            raise UserError(f"Unknown component factory {factory!r} for --add-pipe; "
+                            "ours are bert_ner_overlap and bert_ner_cleanup.")
+        if factory not in nlp.pipe_names:
+            nlp.add_pipe(factory)
+    nlp.to_disk(out)
+    return out
+
+
 def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_path: Optional[Path] = None,
             corpus: Optional[str] = None, corpus_license: Optional[str] = None,
-            corpus_url: Optional[str] = None) -> Path:
+            corpus_url: Optional[str] = None, add_pipes: Sequence[str] = ()) -> Path:
     """Build a wheel under output_dir and return its path."""
     from spacy.cli.package import package as spacy_package
 
@@ -91,6 +132,9 @@ def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_
     meta = build_meta(model_dir, name, version, metrics_path, corpus, corpus_license, corpus_url)
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
+        if add_pipes:
+            model_dir = with_pipes(model_dir, add_pipes, Path(tmp) / "pipeline")
+            meta["pipeline"] = meta["components"] = list(spacy_load_names(model_dir))
         meta_path = Path(tmp) / "meta.json"
         meta_path.write_text(json.dumps(meta, indent=2), encoding="utf8")
         spacy_package(model_dir, output_dir, meta_path=meta_path, name=name, version=version,

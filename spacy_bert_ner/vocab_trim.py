@@ -445,7 +445,7 @@ def trim_vocab(
     report.texts_segmented_identically = _count_identical(tok_json, new_json, texts)
     report.seconds = round(time.perf_counter() - start, 2)
     _write_json(out_dir / KEPT_IDS_FILE, kept)
-    _write_json(out_dir / TRIM_INFO_FILE, asdict(report))
+    _write_json(out_dir / TRIM_INFO_FILE, {**asdict(report), "trimmed": True})
     return report
 
 
@@ -461,3 +461,22 @@ def _count_identical(old_json: Dict[str, Any], new_json: Dict[str, Any], texts: 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=None if isinstance(data, list) else 2) + "\n",
                     encoding="utf8")
+
+
+def copy_encoder(encoder: Union[str, Path], out_dir: Union[str, Path]) -> Dict[str, Any]:
+    """Save `encoder` unchanged to `out_dir`, with a trim_info.json that says so.
+
+    The workflow trains from one prepared directory whether or not trimming is on, and the
+    package meta reads the original encoder name from trim_info.json either way.
+    """
+    out_dir = Path(out_dir)
+    if Path(encoder).exists() and out_dir.resolve() == Path(encoder).resolve():
+        raise UserError("the output directory is the encoder's own directory; choose another")
+    tokenizer, model, missing = _load(str(encoder))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(out_dir, legacy_format=False)
+    model.save_pretrained(out_dir, state_dict={k: v for k, v in model.state_dict().items() if k not in missing})
+    info = {"original_encoder": str(encoder), "trimmed": False, "original_pieces": len(tokenizer),
+            "kept_pieces": len(tokenizer)}
+    _write_json(out_dir / TRIM_INFO_FILE, info)
+    return info

@@ -12,6 +12,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "assets" / "demo"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+CONFIG = ROOT / "configs" / "ner_trf.cfg"
 
 
 def _load_script(name: str):
@@ -54,3 +55,30 @@ def demo_corpus(tmp_path_factory) -> Path:
         docs, _ = read_corpus(DEMO / f"{split}.iob2", nlp.vocab)
         DocBin(docs=docs, store_user_data=True).to_disk(out / f"{split}.spacy")
     return out
+
+
+def tiny_overrides(corpus: Path, encoder: Path, steps: int = 150) -> dict:
+    """Config overrides for a short CPU training of the tiny encoder on the demo corpus."""
+    return {
+        "paths.train": str(corpus / "train.spacy"),
+        "paths.dev": str(corpus / "dev.spacy"),
+        "components.transformer.model.name": str(encoder),
+        "training.max_steps": steps,
+        "training.eval_frequency": 50,
+        "training.optimizer.learn_rate.initial_rate": 1e-3,
+        "training.optimizer.learn_rate.warmup_steps": 20,
+    }
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, demo_corpus, tiny_transformer) -> Path:
+    """model-best of a 150-step training; the encoder lives in its own folder so a test can move it."""
+    import shutil
+
+    from spacy_bert_ner.train import train
+
+    encoder = tmp_path_factory.mktemp("encoder") / "tiny"
+    shutil.copytree(tiny_transformer, encoder)
+    out = tmp_path_factory.mktemp("trained")
+    train(CONFIG, out, -1, tiny_overrides(demo_corpus, encoder))
+    return out / "model-best"

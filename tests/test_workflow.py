@@ -14,31 +14,11 @@ from spacy_bert_ner.errors import UserError
 from spacy_bert_ner.packaging import package
 from spacy_bert_ner.train import train
 
+from conftest import CONFIG, tiny_overrides
+
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "configs" / "ner_trf.cfg"
 
 pytestmark = pytest.mark.slow
-
-
-def tiny_overrides(corpus: Path, encoder: Path, steps: int = 150) -> dict:
-    return {
-        "paths.train": str(corpus / "train.spacy"),
-        "paths.dev": str(corpus / "dev.spacy"),
-        "components.transformer.model.name": str(encoder),
-        "training.max_steps": steps,
-        "training.eval_frequency": 50,
-        "training.optimizer.learn_rate.initial_rate": 1e-3,
-        "training.optimizer.learn_rate.warmup_steps": 20,
-    }
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory, demo_corpus, tiny_transformer) -> Path:
-    encoder = tmp_path_factory.mktemp("encoder") / "tiny"
-    shutil.copytree(tiny_transformer, encoder)
-    out = tmp_path_factory.mktemp("trained")
-    train(CONFIG, out, -1, tiny_overrides(demo_corpus, encoder))
-    return out / "model-best"
 
 
 def gold_labels(path: Path, nlp) -> set:

@@ -1,0 +1,77 @@
+"""The wheel's meta says what the model is, how good it is, and where it came from."""
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from spacy_bert_ner.errors import UserError
+from spacy_bert_ner.packaging import encoder_info, package
+
+pytestmark = pytest.mark.slow
+
+
+def wheel_meta(wheel, name):
+    with zipfile.ZipFile(wheel) as zf:
+        path = next(n for n in zf.namelist() if n.endswith(f"{name}-0.2.0/meta.json"))
+        readme = next(n for n in zf.namelist() if n.endswith(f"{name}-0.2.0/README.md"))
+        requires = zf.read(next(n for n in zf.namelist() if n.endswith("METADATA"))).decode()
+        return json.loads(zf.read(path)), zf.read(readme).decode(), requires
+
+
+def test_meta_carries_metrics_corpus_encoder_and_settings(tmp_path, trained):
+    metrics = {"ents_p": 0.5, "ents_r": 0.25, "ents_f": 0.3125, "ents_per_type": {"PER": {"p": 1.0, "r": 0.5, "f": 0.625}},
+               "token_acc": 0.9, "unrelated": 1}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    wheel = package(trained, tmp_path / "pk", "meta_ner", "0.2.0", tmp_path / "metrics.json",
+                    corpus="UNER Danish", corpus_license="CC BY-SA 4.0", corpus_url="https://example.org/uner",
+                    add_pipes=["bert_ner_overlap"])
+    meta, readme, requires = wheel_meta(wheel, "da_meta_ner")
+    assert meta["performance"] == {k: v for k, v in metrics.items() if k != "unrelated"}
+    assert meta["sources"] == [{"name": "UNER Danish", "license": "CC BY-SA 4.0", "url": "https://example.org/uner"}]
+    assert meta["encoder"]["transformer"]["name"].endswith("tiny")
+    assert meta["training"]["max_steps"] == 150
+    assert meta["training"]["learn_rate"]["initial_rate"] == pytest.approx(1e-3)
+    assert meta["pipeline"] == ["transformer", "ner", "bert_ner_overlap"]
+    assert 'spacy.load("da_meta_ner")' in readme
+    assert "spacy-bert-ner" in requires and "spacy-transformers" in requires
+
+
+def test_overlap_component_packaged_and_loaded_from_the_wheel(tmp_path, trained, demo_corpus):
+    wheel = package(trained, tmp_path / "pk", "overlap_ner", "0.2.0", add_pipes=["bert_ner_overlap"])
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+                   check=True)
+    script = (
+        "import sys, spacy\n"
+        f"sys.path.insert(0, {str(site)!r})\n"
+        "nlp = spacy.load('da_overlap_ner')\n"
+        "doc = nlp('Mette Frederiksen besøgte Novo Nordisk i Kalundborg.')\n"
+        "print(nlp.pipe_names)\n"
+        "print(len(doc.spans['ent_candidates']) >= len(doc.ents))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env={"HF_HUB_OFFLINE": "1", "PATH": ""})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split("\n")[:2] == ["['transformer', 'ner', 'bert_ner_overlap']", "True"]
+
+
+def test_unknown_pipe_and_missing_metrics_are_user_errors(tmp_path, trained):
+    with pytest.raises(UserError, match="no_such_factory"):
+        package(trained, tmp_path / "pk", "x_ner", "0.2.0", add_pipes=["no_such_factory"])
+    with pytest.raises(UserError, match="evaluate"):
+        package(trained, tmp_path / "pk", "x_ner", "0.2.0", tmp_path / "missing-metrics.json")
+
+
+def test_encoder_info_reports_original_name_and_trimming(tmp_path):
+    prepared = tmp_path / "encoder"
+    prepared.mkdir()
+    (prepared / "trim_info.json").write_text(json.dumps(
+        {"original_encoder": "intfloat/multilingual-e5-small", "trimmed": True, "original_pieces": 250002,
+         "kept_pieces": 13000, "texts": {"train.iob2": 10}}))
+    assert encoder_info(str(prepared)) == {
+        "name": "intfloat/multilingual-e5-small", "trimmed": True,
+        "vocab": {"original_pieces": 250002, "kept_pieces": 13000, "texts": ["train.iob2"]},
+    }
+    assert encoder_info("xlm-roberta-base") == {"name": "xlm-roberta-base"}

@@ -10,6 +10,8 @@ nervaluate (schemas strict, exact, partial, ent_type).
 from collections import Counter
 from typing import Dict, Iterable, List, NamedTuple, Sequence, Tuple
 
+from ..readers.schemes import encode_iob2 as iob2_tags
+
 Span = Tuple[int, int, str]
 
 
@@ -74,15 +76,6 @@ def strict_scores(counts: Dict[str, List[int]]) -> Dict[str, object]:
             "per_type": {label: {"tp": c[0], "fp": c[1], "fn": c[2]} for label, c in counts.items()},
         },
     }
-
-
-def iob2_tags(n_tokens: int, spans: Sequence[Span]) -> List[str]:
-    tags = ["O"] * n_tokens
-    for start, end, label in spans:
-        tags[start] = f"B-{label}"
-        for i in range(start + 1, end):
-            tags[i] = f"I-{label}"
-    return tags
 
 
 def token_accuracy(sentences: Sequence[Sentence]) -> float:

@@ -1,0 +1,21 @@
+"""The shipped demo corpus is exactly what its generator writes, and valid input for convert."""
+from pathlib import Path
+
+from spacy_bert_ner.readers import read_corpus
+
+from conftest import DEMO, _load_script
+
+
+def test_shipped_demo_corpus_matches_its_generator(tmp_path):
+    _load_script("make_demo_corpus").main(["--out", str(tmp_path)])
+    for name in ("train.iob2", "dev.iob2", "test.iob2", "README.md"):
+        assert (tmp_path / name).read_bytes() == (DEMO / name).read_bytes(), name
+
+
+def test_demo_corpus_converts_cleanly_with_all_four_labels():
+    for split in ("train", "dev", "test"):
+        docs, report = read_corpus(DEMO / f"{split}.iob2", "da")
+        data = report.to_dict()
+        assert data["repaired"] == 0 and data["dropped"] == 0 and not data["problems"]
+        assert set(data["entities"]) == {"PER", "ORG", "LOC", "MISC"}
+        assert all(doc.text.strip() for doc in docs)

@@ -1,0 +1,442 @@
+"""Time-to-accuracy benchmark: this project's pipelines beside the Hugging Face recipe and spaCy's CNN.
+
+    python -m benchmarks.harness --corpus da --encoder DIR [--systems ours,hf_recipe,spacy_cnn]
+        [--marks 10,20,40,80 | --budget-min M] [--eval-words N] [--quick] [--out FILE] [--report FILE]
+
+For each system, one training run in its own process (one at a time, so figures are not
+disturbed) that stops after the last wall-clock mark (minutes); at each mark the checkpoint that
+was best on dev at that moment is scored on test afterwards, in another process, where the
+inference speed is timed too. Figures go to the results JSON and to BENCHMARKS.md (tables, plot,
+machine, versions, commands), both written here. Rerunning skips every corpus/encoder/system
+already done for the requested marks, and an interrupted run resumes from the step it reached
+(training, then scoring). `--quick` runs the same code in minutes: a subsample (200 train
+sentences, 100 dev, 100 test), marks of 0.5 and 1 minute, results in harness_quick.json/.md.
+
+Systems (presets below): ours (ner head, vocabulary trimmed to train + dev, frozen word
+embeddings, head learning rate 1e-3, encoder x0.1), ours_untrimmed, ours_full_ft_5e-5 (spaCy's
+standard recipe: untrimmed, 5e-5 for everything, nothing frozen), ours_tokcls (token-
+classification head), ours_freeze6 (ours + lowest 6 layers frozen), hf_recipe, spacy_cnn.
+Corpora: da (UNER Danish, main), pt, sr (OTH mapped to O, as the UNER authors do), nb (NorNE
+Bokmål, all eight types) from ../shared/data.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from . import harness_report as report
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+NOTES = ROOT / "benchmarks" / "harness_notes.md"
+QUICK_SENTENCES = {"train": 200, "dev": 100, "test": 100}
+
+
+@dataclass(frozen=True)
+class Corpus:
+    lang: str
+    folder: str
+    files: Dict[str, str]
+    label_map: Dict[str, str] = field(default_factory=dict)
+
+
+CORPORA = {
+    "da": Corpus("da", "uner_danish_ddt", {s: f"da_ddt-ud-{s}.iob2" for s in ("train", "dev", "test")}),
+    "pt": Corpus("pt", "uner_portuguese_bosque", {s: f"pt_bosque-ud-{s}.iob2" for s in ("train", "dev", "test")}),
+    "sr": Corpus("sr", "uner_serbian_set", {s: f"sr_set-ud-{s}.iob2" for s in ("train", "dev", "test")},
+                 {"OTH": "O"}),
+    "nb": Corpus("nb", "norne_nb", {"train": "no_bokmaal-train-reconstructed-from-ndt.conll",
+                                    "dev": "no_bokmaal-ud-dev.conllu", "test": "no_bokmaal-ud-test.conllu"}),
+}
+
+
+@dataclass(frozen=True)
+class System:
+    kind: str  # "spacy" (a project config), "hf" (hf_recipe.py) or "cnn" (spacy init config)
+    config: str = ""
+    trim: bool = False
+    overrides: Dict[str, Any] = field(default_factory=dict)
+
+
+FAST = {"training.optimizer.learn_rate.initial_rate": 1e-3, "initialize.after_init.encoder_lr_scale": 0.1,
+        "initialize.after_init.freeze_word_embeddings": True}
+SYSTEMS = {
+    "ours": System("spacy", "configs/ner_trf.cfg", True, FAST),
+    "ours_untrimmed": System("spacy", "configs/ner_trf.cfg", False, FAST),
+    "ours_full_ft_5e-5": System("spacy", "configs/ner_trf.cfg", False, {
+        "training.optimizer.learn_rate.initial_rate": 5e-5, "initialize.after_init.encoder_lr_scale": 1.0,
+        "initialize.after_init.freeze_word_embeddings": False, "initialize.after_init.freeze_layers": 0}),
+    "ours_tokcls": System("spacy", "configs/tokcls_trf.cfg", True, FAST),
+    "ours_freeze6": System("spacy", "configs/ner_trf.cfg", True, {**FAST, "initialize.after_init.freeze_layers": 6}),
+    "hf_recipe": System("hf"),
+    "spacy_cnn": System("cnn"),
+}
+
+
+def log(text: str) -> None:
+    print(f"[{datetime.datetime.now():%H:%M:%S}] {text}", flush=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
+
+
+def read_json(path: Path) -> Optional[Dict[str, Any]]:
+    return json.loads(path.read_text(encoding="utf8")) if path.is_file() else None
+
+
+def dir_mb(path: Path) -> float:
+    return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
+
+
+# ---- preparation (in the harness process; cached under --work) ----
+
+def prepare_corpus(name: str, work: Path, quick: bool) -> Path:
+    """train/dev/test DocBins (a subsample with --quick) and their word counts, read once."""
+    from spacy.tokens import DocBin
+
+    from spacy_bert_ner.readers import read_corpus
+
+    corpus = CORPORA[name]
+    out = work / "corpora" / (name + ("-quick" if quick else ""))
+    if (out / "stats.json").is_file():
+        return out
+    stats: Dict[str, Any] = {}
+    for split, file in corpus.files.items():
+        path = DATA / corpus.folder / file
+        if not path.is_file():
+            sys.exit(f"Corpus file {path} is missing: the harness reads the corpora in ../shared/data.")
+        docs, file_report = read_corpus(path, corpus.lang, label_map=corpus.label_map or None)
+        if quick:
+            kept, n = [], 0
+            for doc in docs:
+                if n >= QUICK_SENTENCES[split]:
+                    break
+                kept.append(doc)
+                n += len(list(doc.sents))
+            docs = kept
+        out.mkdir(parents=True, exist_ok=True)
+        DocBin(docs=docs, store_user_data=True).to_disk(out / f"{split}.spacy")
+        stats[split] = {"file": str(path), "docs": len(docs), "words": sum(len(d) for d in docs),
+                        "sentences": sum(len(list(d.sents)) for d in docs), "entities": sum(len(d.ents) for d in docs),
+                        "dropped_by_label_map": file_report.to_dict()["dropped"]}
+    write_json(out / "stats.json", stats)
+    return out
+
+
+def prepare_encoder(encoder: Path, corpus: str, work: Path) -> Path:
+    """The encoder trimmed to the pieces the full train + dev files use (never test)."""
+    from spacy_bert_ner.vocab_trim import trim_vocab
+
+    out = work / "encoders" / f"{encoder.name}-trimmed-{corpus}"
+    if not (out / "trim_info.json").is_file():
+        c = CORPORA[corpus]
+        log(f"trimming {encoder} to {corpus} train + dev -> {out}")
+        trim_vocab(encoder, out, [DATA / c.folder / c.files[s] for s in ("train", "dev")])
+    return out
+
+
+def cnn_config(lang: str, work: Path) -> Path:
+    path = work / "configs" / f"cnn_{lang}.cfg"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "spacy", "init", "config", str(path), "-l", lang, "-p", "ner",
+                        "-o", "efficiency"], check=True, capture_output=True)
+    return path
+
+
+def spacy_words_per_step(config: Path, train: Path, lang: str) -> Optional[float]:
+    """Mean words per batch of a batch_by_padded config on this corpus (None for other batchers)."""
+    import spacy
+    from spacy.tokens import DocBin
+    from spacy.training.batchers import minibatch_by_padded_size
+    from spacy.util import load_config
+
+    batcher = load_config(config)["training"]["batcher"]
+    if batcher.get("@batchers") != "spacy.batch_by_padded.v1":
+        return None
+    docs = list(DocBin().from_disk(train).get_docs(spacy.blank(lang).vocab))
+    batches = list(minibatch_by_padded_size(docs, size=batcher["size"], buffer=batcher["buffer"],
+                                            discard_oversize=batcher["discard_oversize"]))
+    return sum(len(d) for b in batches for d in b) / len(batches)
+
+
+# ---- children: one process per training run and per scoring pass ----
+
+PEAK = "PEAK_RSS_MB "
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since exec (VmHWM, threads included).
+
+    Measured inside the child: the rusage of a child forked from the harness starts from the
+    harness's own peak on Linux, which would hide smaller figures.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run_child(args: List[str], log_path: Path) -> Dict[str, Any]:
+    """Run `python -m benchmarks.harness --child ...`; wall seconds and the child's peak RSS."""
+    cmd = [sys.executable, "-m", "benchmarks.harness", *args]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANSI_COLORS_DISABLED": "1", "WASABI_LOG_FRIENDLY": "1",
+           "TOKENIZERS_PARALLELISM": "false"}
+    start = time.perf_counter()
+    with log_path.open("a", encoding="utf8") as out:
+        out.write(shlex.join(cmd) + "\n")
+        out.flush()
+        code = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env).returncode
+    lines = log_path.read_text(encoding="utf8", errors="replace").strip().splitlines()
+    if code != 0:
+        raise RuntimeError(f"{shlex.join(cmd)} failed ({code}); end of {log_path}:\n" + "\n".join(lines[-15:]))
+    peaks = [float(line[len(PEAK):]) for line in lines if line.startswith(PEAK)]
+    return {"wall_s": round(time.perf_counter() - start, 1), "peak_rss_mb": peaks[-1] if peaks else None,
+            "command": shlex.join(cmd)}
+
+
+def child_train(spec: Dict[str, Any]) -> None:
+    """Train one system until its last mark; time_marks writes marks.json and snapshots/."""
+    from . import time_marks
+
+    run_dir = Path(spec["run_dir"])
+    marks_s = [m * 60 for m in spec["marks_min"]]
+    if spec["kind"] == "hf":
+        from . import hf_recipe
+
+        hf_recipe.train(spec["encoder"], Path(spec["corpus_dir"]), spec["lang"], run_dir, marks_s,
+                        spec["eval_steps"], spec["seed"])
+        return
+    from spacy_bert_ner.train import train
+
+    overrides = {**spec["overrides"], "training.logger.@loggers": "spacy_bert_ner_bench.time_marks.v1",
+                 "training.logger.marks": marks_s, "training.logger.output_dir": str(run_dir),
+                 "training.logger.dev_words": spec["dev_words"],
+                 "training.logger.path": str(run_dir / "training_log.jsonl")}
+    try:
+        train(Path(spec["config"]), run_dir, spec["gpu_id"], overrides)
+    except time_marks.BudgetReached as stop:
+        print(f"Stopped: {stop}", flush=True)
+
+
+def score_spacy(snapshot: Path, test: Path) -> Dict[str, Any]:
+    import spacy
+    from spacy.tokens import DocBin
+
+    from spacy_bert_ner.evaluation import runner, scorer
+
+    nlp = spacy.load(snapshot)
+    gold = list(DocBin().from_disk(test).get_docs(nlp.vocab))
+    start = time.perf_counter()
+    pred = runner.predict(nlp, gold)
+    seconds = time.perf_counter() - start
+    sentences = [unit for g, p in zip(gold, pred) for unit in runner.to_sentences(g, p)[0]]
+    scores = scorer.score(sentences)
+    words = sum(len(d) for d in gold)
+    return {**{k: scores[k] for k in ("ents_p", "ents_r", "ents_f", "ents_per_type")}, "test_words": words,
+            "predict_s": round(seconds, 3), "words_per_s": round(words / seconds, 1)}
+
+
+def child_score(spec: Dict[str, Any]) -> None:
+    """Score every snapshot a mark refers to on test; writes score.json."""
+    run_dir = Path(spec["run_dir"])
+    marks = json.loads((run_dir / "marks.json").read_text(encoding="utf8"))
+    scores = {}
+    for name in sorted({m["snapshot"] for m in marks["marks"].values() if m.get("snapshot")}):
+        snapshot = run_dir / "snapshots" / name
+        if spec["kind"] == "hf":
+            from .hf_recipe import score
+
+            result = score(snapshot, Path(spec["corpus_dir"]) / "test.spacy", spec["lang"])
+        else:
+            result = score_spacy(snapshot, Path(spec["corpus_dir"]) / "test.spacy")
+        scores[name] = {**result, "model_mb": dir_mb(snapshot)}
+        print(f"{name}: test F1 {result['ents_f']:.3f}, {result['words_per_s']:,.0f} words/s", flush=True)
+    write_json(run_dir / "score.json", scores)
+
+
+# ---- one system on one corpus ----
+
+def run_system(system: str, corpus: str, encoder: Optional[Path], args, work: Path) -> Dict[str, Any]:
+    preset = SYSTEMS[system]
+    corpus_dir = prepare_corpus(corpus, work, args.quick)
+    stats = read_json(corpus_dir / "stats.json")
+    lang = CORPORA[corpus].lang
+    encoder_name = "none" if preset.kind == "cnn" else encoder.name
+    run_dir = work / "runs" / corpus_dir.name / encoder_name / system
+    run_dir.mkdir(parents=True, exist_ok=True)
+    spec: Dict[str, Any] = {"kind": preset.kind, "run_dir": str(run_dir), "corpus_dir": str(corpus_dir), "lang": lang,
+                            "marks_min": args.marks, "seed": args.seed, "gpu_id": args.gpu_id,
+                            "dev_words": stats["dev"]["words"]}
+    if preset.kind == "hf":
+        words_per_sentence = stats["train"]["words"] / stats["train"]["sentences"]
+        from .hf_recipe import BATCH_SIZE
+
+        spec.update(encoder=str(encoder), eval_steps=max(1, round(args.eval_words / (BATCH_SIZE * words_per_sentence))))
+    else:
+        config = ROOT / preset.config if preset.kind == "spacy" else cnn_config(lang, work)
+        overrides: Dict[str, Any] = {"paths.train": str(corpus_dir / "train.spacy"), "paths.dev": str(corpus_dir / "dev.spacy"),
+                                     "nlp.lang": lang, "system.seed": args.seed}
+        if preset.kind == "spacy":
+            model = prepare_encoder(encoder, corpus, work) if preset.trim else encoder
+            per_step = spacy_words_per_step(config, corpus_dir / "train.spacy", lang)
+            overrides.update({"components.transformer.model.name": str(model), **preset.overrides})
+            if per_step:
+                overrides["training.eval_frequency"] = max(1, round(args.eval_words / per_step))
+        spec.update(config=str(config), overrides=overrides)
+    write_json(run_dir / "spec.json", spec)
+    trained = read_json(run_dir / "train.json")
+    if not trained or trained.get("marks_min") != args.marks:
+        for stale in ("score.json", "marks.json", "train.log", "score.log"):
+            (run_dir / stale).unlink(missing_ok=True)
+        for stale in ("snapshots", "trainer", "model-best", "model-last"):
+            shutil.rmtree(run_dir / stale, ignore_errors=True)
+        log(f"{corpus}/{encoder_name}/{system}: training until {args.marks[-1]:g} min")
+        trained = {**run_child(["--child", "train", str(run_dir / "spec.json")], run_dir / "train.log"),
+                   "marks_min": args.marks}
+        write_json(run_dir / "train.json", trained)
+    marks = read_json(run_dir / "marks.json")
+    if not (run_dir / "score.json").is_file():
+        log(f"{corpus}/{encoder_name}/{system}: scoring {len({m['snapshot'] for m in marks['marks'].values() if m.get('snapshot')})} checkpoints on test")
+        run_child(["--child", "score", str(run_dir / "spec.json")], run_dir / "score.log")
+    scores = read_json(run_dir / "score.json")
+    record_marks = {}
+    for minutes in args.marks:
+        entry = marks["marks"].get(f"{minutes * 60:g}") or {"snapshot": None}
+        scored = scores.get(entry.get("snapshot") or "")
+        record_marks[report.mark_key(minutes)] = {
+            **entry, "test": {k: scored[k] for k in ("ents_p", "ents_r", "ents_f", "ents_per_type")} if scored else None,
+            "inference_words_per_s": scored["words_per_s"] if scored else None,
+            "model_mb": scored["model_mb"] if scored else None}
+    return {"corpus": corpus, "encoder": encoder_name, "system": system, "status": "done", "quick": args.quick,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "marks": record_marks, "train_words_per_s": marks["train_words_per_s"], "words": marks["words"],
+            "trained_s": marks["ended_s"], "peak_rss_mb": trained["peak_rss_mb"], "wall_s": trained["wall_s"],
+            "command": trained["command"], "spec": spec, "corpus_stats": stats}
+
+
+# ---- report ----
+
+def environment(results_file: Path, notes_file: Path) -> Dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    gpu = ""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = f", GPU {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    versions = {"python": platform.python_version()}
+    for package in ("spacy-bert-ner", "spacy", "spacy-transformers", "thinc", "torch", "transformers",
+                    "accelerate", "seqeval"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "not installed"
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{cpu}, {os.cpu_count()} CPUs (nproc), {platform.system()} {platform.release()}{gpu}",
+            "versions": versions, "results_file": str(results_file.relative_to(ROOT) if results_file.is_relative_to(ROOT) else results_file),
+            "notes_file": str(notes_file.relative_to(ROOT) if notes_file.is_relative_to(ROOT) else notes_file)}
+
+
+def write_report(results: Dict[str, Any], results_file: Path, report_file: Path, notes_file: Path) -> None:
+    plots = {}
+    for name, runs in report.groups(results).items():
+        png = results_file.with_name(f"{results_file.stem}_{name.replace('/', '_')}.png")
+        report.plot_group(name, runs, png)
+        plots[name] = os.path.relpath(png, report_file.parent)
+    notes = notes_file.read_text(encoding="utf8") if notes_file.is_file() else ""
+    report_file.write_text(report.render(results, environment(results_file, notes_file), plots, notes), encoding="utf8")
+    log(f"wrote {results_file} and {report_file}")
+
+
+def parse_args(argv: Sequence[str]):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default="da", help=f"comma-separated: {','.join(CORPORA)}")
+    parser.add_argument("--encoder", type=Path, help="encoder directory (needed by all systems but spacy_cnn)")
+    parser.add_argument("--systems", default="ours,hf_recipe,spacy_cnn", help=f"comma-separated: {','.join(SYSTEMS)}")
+    parser.add_argument("--marks", default=None, help="wall-clock minutes, comma-separated (default 10,20,40,80)")
+    parser.add_argument("--budget-min", type=float, help="one mark only: the budget for the secondary corpora")
+    parser.add_argument("--eval-words", type=int, default=None,
+                        help="evaluate on dev about every N training words (default 30000; 1500 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="minutes-long smoke run of the same code")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gpu-id", type=int, default=-1, help="spaCy systems; the Trainer uses a GPU when it sees one")
+    parser.add_argument("--work", type=Path, default=ROOT / "training" / "harness", help="runs, snapshots, corpora")
+    parser.add_argument("--out", type=Path, default=None, help="results JSON (default benchmarks/results/harness.json)")
+    parser.add_argument("--report", type=Path, default=None, help="Markdown report (default BENCHMARKS.md)")
+    parser.add_argument("--notes", type=Path, default=NOTES, help="Markdown notes included in the report")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report from the results file")
+    args = parser.parse_args(argv)
+    if args.marks and args.budget_min:
+        parser.error("give --marks or --budget-min, not both")
+    marks = [args.budget_min] if args.budget_min else [float(m) for m in (args.marks or ("0.5,1" if args.quick else "10,20,40,80")).split(",")]
+    args.marks = sorted(marks)
+    args.eval_words = args.eval_words or (1500 if args.quick else 30000)
+    args.out = args.out or RESULTS / ("harness_quick.json" if args.quick else "harness.json")
+    args.report = args.report or (RESULTS / "harness_quick.md" if args.quick else ROOT / "BENCHMARKS.md")
+    args.corpus = args.corpus.split(",")
+    args.systems = args.systems.split(",")
+    for name, known, what in ((args.corpus, CORPORA, "corpus"), (args.systems, SYSTEMS, "system")):
+        unknown = [n for n in name if n not in known]
+        if unknown:
+            parser.error(f"unknown {what} {unknown}; choose from {', '.join(known)}")
+    if not args.report_only and any(SYSTEMS[s].kind != "cnn" for s in args.systems) and not args.encoder:
+        parser.error("--encoder DIR is needed by the transformer systems")
+    return args
+
+
+def main(argv: Sequence[str]) -> None:
+    if argv[:1] == ["--child"]:
+        spec = json.loads(Path(argv[2]).read_text(encoding="utf8"))
+        (child_train if argv[1] == "train" else child_score)(spec)
+        print(f"{PEAK}{peak_rss_mb()}", flush=True)
+        return
+    args = parse_args(argv)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    results = report.load_results(args.out)
+    if not args.report_only:
+        report.add_invocation(results, "python -m benchmarks.harness " + shlex.join(argv))
+        work = args.work.resolve()
+        for corpus in args.corpus:
+            for system in args.systems:
+                encoder_name = "none" if SYSTEMS[system].kind == "cnn" else args.encoder.name
+                key = report.run_key(corpus, encoder_name, system)
+                if report.is_done(results, key, args.marks):
+                    log(f"{key}: done for these marks, skipped")
+                    continue
+                try:
+                    record = run_system(system, corpus, args.encoder.resolve() if args.encoder else None, args, work)
+                except RuntimeError as err:
+                    log(f"{key} failed:\n{err}")
+                    results["runs"][key] = {"corpus": corpus, "encoder": encoder_name, "system": system,
+                                            "status": "failed", "error": str(err)[-2000:], "marks": {}}
+                    report.save_results(args.out, results)
+                    continue
+                report.merge_run(results, key, record)
+                report.save_results(args.out, results)
+                write_report(results, args.out, args.report, args.notes)
+    report.save_results(args.out, results)
+    write_report(results, args.out, args.report, args.notes)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

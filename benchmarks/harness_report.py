@@ -1,0 +1,208 @@
+"""Results file and BENCHMARKS.md of the harness: merging, resuming, tables and the F1-vs-time plot.
+
+Pure functions over the results dict, so they are tested without training anything. A run is
+keyed `corpus/encoder/system`; a key whose record is `done` with every requested mark is skipped
+when the harness is run again.
+"""
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+REFERENCE = "hf_recipe"
+
+
+def run_key(corpus: str, encoder: str, system: str) -> str:
+    return f"{corpus}/{encoder}/{system}"
+
+
+def mark_key(minutes: float) -> str:
+    return f"{minutes:g}"
+
+
+def load_results(path: Path) -> Dict[str, Any]:
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf8"))
+    return {"runs": {}, "invocations": []}
+
+
+def save_results(path: Path, results: Dict[str, Any]) -> None:
+    """Write via a temporary file: an interrupted harness never leaves half a results file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
+    tmp.replace(path)
+
+
+def is_done(results: Dict[str, Any], key: str, marks_min: Sequence[float]) -> bool:
+    """A finished run that scored every requested mark."""
+    run = results["runs"].get(key)
+    return bool(run) and run.get("status") == "done" and all(mark_key(m) in run["marks"] for m in marks_min)
+
+
+def merge_run(results: Dict[str, Any], key: str, record: Dict[str, Any]) -> None:
+    """Store a run; marks scored by an earlier run of the same key and not rerun are kept."""
+    old = results["runs"].get(key, {})
+    marks = {**old.get("marks", {}), **record.get("marks", {})} if old.get("status") == "done" else record.get("marks", {})
+    results["runs"][key] = {**record, "marks": dict(sorted(marks.items(), key=lambda kv: float(kv[0])))}
+
+
+def add_invocation(results: Dict[str, Any], command: str) -> None:
+    if command not in results["invocations"]:
+        results["invocations"].append(command)
+
+
+def groups(results: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """corpus/encoder -> {system: run}; the encoder-free CNN joins every group of its corpus."""
+    out: Dict[str, Dict[str, Any]] = {}
+    for run in results["runs"].values():
+        if run["encoder"] != "none":
+            out.setdefault(f"{run['corpus']}/{run['encoder']}", {})[run["system"]] = run
+    for run in results["runs"].values():
+        if run["encoder"] == "none":
+            matching = [g for g in out if g.split("/")[0] == run["corpus"]] or [f"{run['corpus']}/none"]
+            for group in matching:
+                out.setdefault(group, {})[run["system"]] = run
+    return dict(sorted(out.items()))
+
+
+def _f(value: Optional[float], digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _num(value: Optional[float]) -> str:
+    return "–" if value is None else f"{value:,.0f}"
+
+
+def _ratio(value: Optional[float], ref: Optional[float]) -> str:
+    return "" if not value or not ref else f" ({value / ref:.2f}x)"
+
+
+def mark_cell(run: Dict[str, Any], mark: str) -> str:
+    """Test F1 at a mark; `*` where training had ended before it (converged or stopped early)."""
+    entry = run["marks"].get(mark)
+    if not entry:
+        return "–"
+    if entry.get("test") is None:
+        return "no checkpoint yet"
+    return _f(entry["test"]["ents_f"]) + ("" if entry.get("reached", True) else "*")
+
+
+def last_scored(run: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    scored = [m for m in run["marks"].values() if m.get("test")]
+    return scored[-1] if scored else None
+
+
+def render_group(name: str, runs: Dict[str, Any], plot: Optional[str]) -> List[str]:
+    marks = sorted({m for run in runs.values() for m in run["marks"]}, key=float)
+    systems = sorted(runs, key=lambda s: (s != REFERENCE, s.startswith("spacy"), s))
+    ref = runs.get(REFERENCE)
+    lines = [f"### {name}", "", "Test F1 (strict, best-on-dev checkpoint) after N minutes of training:", "",
+             "| system | " + " | ".join(f"{m} min" for m in marks) + " |",
+             "|---|" + "---:|" * len(marks)]
+    for system in systems:
+        lines.append(f"| {system} | " + " | ".join(mark_cell(runs[system], m) for m in marks) + " |")
+    lines += ["", "`*` training had ended before this mark (early stopping or max_steps): the final best.", ""]
+    lines += ["| system | test P / R / F1 (last mark) | training words/s | inference words/s | peak memory MB "
+              "| model MB | trained s | words trained |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    ref_last = last_scored(ref) if ref else None
+    for system in systems:
+        run = runs[system]
+        last = last_scored(run)
+        test = last["test"] if last else None
+        prf = f"{_f(test['ents_p'])} / {_f(test['ents_r'])} / {_f(test['ents_f'])}" if test else "–"
+        ref_get = (lambda k: ref.get(k)) if ref else (lambda k: None)
+        inf = last["inference_words_per_s"] if last else None
+        ref_inf = ref_last["inference_words_per_s"] if ref_last else None
+        size = last["model_mb"] if last else None
+        ref_size = ref_last["model_mb"] if ref_last else None
+        lines.append(
+            f"| {system} | {prf} | {_num(run.get('train_words_per_s'))}{_ratio(run.get('train_words_per_s'), ref_get('train_words_per_s'))} "
+            f"| {_num(inf)}{_ratio(inf, ref_inf)} | {_num(run.get('peak_rss_mb'))}{_ratio(run.get('peak_rss_mb'), ref_get('peak_rss_mb'))} "
+            f"| {_f(size, 1)}{_ratio(size, ref_size)} | {_num(run.get('trained_s'))} | {_num(run.get('words'))} |")
+    lines += ["", f"Ratios in brackets are to {REFERENCE}. Training words/s counts update steps only (dev "
+              "evaluation and checkpoint saving excluded); peak memory is the training process's maximum RSS.", ""]
+    types = sorted({t for run in runs.values() if last_scored(run) for t in last_scored(run)["test"]["ents_per_type"]})
+    if types:
+        lines += ["F1 per type at the last mark:", "", "| system | " + " | ".join(types) + " |",
+                  "|---|" + "---:|" * len(types)]
+        for system in systems:
+            last = last_scored(runs[system])
+            per_type = last["test"]["ents_per_type"] if last else {}
+            lines.append(f"| {system} | " + " | ".join(_f(per_type.get(t, {}).get("f")) for t in types) + " |")
+        lines.append("")
+    if plot:
+        lines += [f"![Test F1 against training time, {name}]({plot})", ""]
+    return lines
+
+
+def targets(runs: Dict[str, Any]) -> List[str]:
+    """The issue's targets, read from the figures (never asserted anywhere)."""
+    ref, ours = runs.get(REFERENCE), runs.get("ours")
+    if not ref or not ours:
+        return []
+    out = []
+    common = [m for m in ours["marks"] if m in ref["marks"]]
+    ahead = [m for m in common if (ours["marks"][m].get("test") or {}).get("ents_f", 0)
+             >= (ref["marks"][m].get("test") or {}).get("ents_f", 0)]
+    out.append(f"- ours F1 ≥ {REFERENCE} at every mark: {'yes' if len(ahead) == len(common) else 'no'} "
+               f"({len(ahead)} of {len(common)} marks)")
+    o_last, r_last = last_scored(ours), last_scored(ref)
+    if o_last and r_last:
+        out.append(f"- ours inference faster than {REFERENCE}: "
+                   f"{'yes' if o_last['inference_words_per_s'] > r_last['inference_words_per_s'] else 'no'}"
+                   f"{_ratio(o_last['inference_words_per_s'], r_last['inference_words_per_s'])}")
+    cnn = runs.get("spacy_cnn")
+    c_last = last_scored(cnn) if cnn else None
+    if o_last and c_last:
+        out.append(f"- ours above spacy_cnn at the last mark: {'yes' if o_last['test']['ents_f'] > c_last['test']['ents_f'] else 'no'} "
+                   f"({_f(o_last['test']['ents_f'])} vs {_f(c_last['test']['ents_f'])})")
+    return out
+
+
+def plot_group(name: str, runs: Dict[str, Any], path: Path) -> Path:
+    """Test F1 against training minutes, one line per system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for system, run in sorted(runs.items()):
+        points = [(float(m), e["test"]["ents_f"]) for m, e in run["marks"].items() if e.get("test")]
+        if points:
+            ax.plot(*zip(*sorted(points)), marker="o", label=system)
+    ax.set_xlabel("training wall-clock minutes")
+    ax.set_ylabel("test F1 (strict) of the best-on-dev checkpoint")
+    ax.set_ylim(0, 1)
+    ax.set_title(name)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def render(results: Dict[str, Any], environment: Dict[str, Any], plots: Dict[str, str], notes: str = "") -> str:
+    """The whole BENCHMARKS.md."""
+    lines = ["# Benchmarks", "",
+             "Written by `python -m benchmarks.harness` from "
+             f"`{environment.get('results_file', '')}`; do not edit by hand (notes come from "
+             f"`{environment.get('notes_file', '')}`).", "",
+             "Systems: `ours*` = `spacy-bert-ner train` with the project configs (presets in "
+             "benchmarks/harness.py); `hf_recipe` = the transformers run_ner.py recipe (benchmarks/hf_recipe.py); "
+             "`spacy_cnn` = `spacy init config -p ner -o efficiency`. Each ran alone, in its own process, "
+             "on the same DocBins.", ""]
+    for name, runs in groups(results).items():
+        lines += render_group(name, runs, plots.get(name))
+        found = targets(runs)
+        if found:
+            lines += ["Targets (issue 7):", "", *found, ""]
+    if notes.strip():
+        lines += ["## Notes", "", notes.strip(), ""]
+    lines += ["## Environment", "", f"- date: {environment.get('date', '')}",
+              f"- machine: {environment.get('machine', '')}", "- versions: " + ", ".join(
+                  f"{k} {v}" for k, v in environment.get("versions", {}).items()), "", "## Commands", ""]
+    lines += [f"    {command}" for command in results.get("invocations", [])]
+    return "\n".join(lines) + "\n"

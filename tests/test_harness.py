@@ -1,0 +1,109 @@
+"""The benchmark harness's bookkeeping: which checkpoint counts at a mark, resuming, the report."""
+import pytest
+
+from benchmarks import harness, harness_report as report
+from benchmarks.time_marks import MarkClock
+
+
+def test_checkpoint_counts_only_for_marks_after_its_evaluation():
+    clock = MarkClock([60, 120, 180])
+    clock.begin(1000.0)
+    assert clock.tick(1030.0) is False
+    clock.new_best("step1", 0.2, 1030.0, step=1, words=100)
+    # The evaluation that produced step2 ended at 65 s: mark 60 keeps step1.
+    clock.tick(1065.0)
+    assert clock.new_best("step2", 0.3, 1065.0, step=2, words=200) == []  # step1 is still needed by mark 60
+    assert clock.tick(1125.0) is False
+    assert clock.new_best("step3", 0.4, 1126.0, step=3, words=300) == []  # step2 is mark 120's
+    clock.new_best("step4", 0.5, 1127.0, step=4, words=400)
+    marks = clock.to_dict()["marks"]
+    assert [marks[m]["snapshot"] for m in ("60", "120")] == ["step1", "step2"]
+    assert clock.tick(1181.0) is True
+    assert clock.at_mark[180.0][0]["snapshot"] == "step4"
+    assert clock.snapshots() == ["step1", "step2", "step4"]
+
+
+def test_unneeded_snapshot_is_released_and_unreached_marks_get_the_final_best():
+    clock = MarkClock([60, 600])
+    clock.begin(0.0)
+    clock.new_best("a", 0.1, 5.0, step=1, words=10)
+    assert clock.new_best("b", 0.2, 10.0, step=2, words=20) == ["a"]
+    clock.tick(70.0)
+    clock.finish(300.0)  # converged (patience) before the 600 s mark
+    marks = clock.to_dict()["marks"]
+    assert (marks["60"]["snapshot"], marks["60"]["reached"]) == ("b", True)
+    assert (marks["600"]["snapshot"], marks["600"]["reached"]) == ("b", False)
+
+
+def test_mark_before_any_checkpoint_has_none():
+    clock = MarkClock([1])
+    clock.begin(0.0)
+    assert clock.tick(2.0) is True
+    clock.finish(2.0)
+    assert clock.to_dict()["marks"]["1"] == {"snapshot": None, "reached": True}
+
+
+def run(system, encoder="e5", f1s=(0.1, 0.2), reached=(True, True), marks=("10", "20"), **extra):
+    entries = {m: {"snapshot": f"s{m}", "reached": r, "inference_words_per_s": 1000.0, "model_mb": 50.0,
+                   "test": {"ents_p": f, "ents_r": f, "ents_f": f, "ents_per_type": {"PER": {"p": f, "r": f, "f": f}}}}
+               for m, f, r in zip(marks, f1s, reached)}
+    return {"corpus": "da", "encoder": encoder, "system": system, "status": "done", "marks": entries,
+            "train_words_per_s": 100.0, "peak_rss_mb": 1000.0, "trained_s": 1200, "words": 1e5, **extra}
+
+
+def test_resume_skips_done_runs_and_merge_keeps_earlier_marks():
+    results = {"runs": {}, "invocations": []}
+    key = report.run_key("da", "e5", "ours")
+    assert not report.is_done(results, key, [10])
+    report.merge_run(results, key, run("ours", f1s=(0.1,), marks=("10",)))
+    assert report.is_done(results, key, [10]) and not report.is_done(results, key, [10, 20])
+    report.merge_run(results, key, run("ours", f1s=(0.3,), marks=("20",)))
+    assert list(results["runs"][key]["marks"]) == ["10", "20"] and report.is_done(results, key, [10, 20])
+    results["runs"][key]["status"] = "failed"
+    assert not report.is_done(results, key, [10])
+
+
+def test_results_file_roundtrip(tmp_path):
+    path = tmp_path / "results.json"
+    results = report.load_results(path)
+    report.add_invocation(results, "python -m benchmarks.harness --quick")
+    report.add_invocation(results, "python -m benchmarks.harness --quick")
+    report.merge_run(results, "da/e5/ours", run("ours"))
+    report.save_results(path, results)
+    assert report.load_results(path) == results and results["invocations"] == ["python -m benchmarks.harness --quick"]
+
+
+def test_report_tables_ratios_unreached_marks_and_cnn_in_every_encoder_group():
+    results = {"runs": {
+        "da/e5/ours": run("ours", f1s=(0.3, 0.5), train_words_per_s=300.0),
+        "da/e5/hf_recipe": run("hf_recipe", f1s=(0.1, 0.2)),
+        "da/minilm/hf_recipe": run("hf_recipe", encoder="minilm"),
+        "da/none/spacy_cnn": run("spacy_cnn", encoder="none", f1s=(0.6, 0.66), reached=(True, False)),
+    }, "invocations": ["python -m benchmarks.harness --corpus da"]}
+    assert set(report.groups(results)) == {"da/e5", "da/minilm"}
+    assert "spacy_cnn" in report.groups(results)["da/minilm"]
+    text = report.render(results, {"date": "today", "machine": "cpu", "versions": {"spacy": "3.8"}},
+                         {"da/e5": "plot.png"}, notes="Why: because.")
+    assert "| ours | 0.300 | 0.500 |" in text
+    assert "| spacy_cnn | 0.600 | 0.660* |" in text
+    assert "300 (3.00x)" in text  # training words/s relative to the recipe
+    assert "ours F1 ≥ hf_recipe at every mark: yes (2 of 2 marks)" in text
+    assert "ours above spacy_cnn at the last mark: no (0.500 vs 0.660)" in text
+    assert "![Test F1 against training time, da/e5](plot.png)" in text
+    assert "## Notes" in text and "python -m benchmarks.harness --corpus da" in text
+
+
+def test_plot_is_written(tmp_path):
+    path = report.plot_group("da/e5", {"ours": run("ours")}, tmp_path / "f1.png")
+    assert path.stat().st_size > 0
+
+
+def test_arguments_quick_defaults_budget_and_unknown_names():
+    args = harness.parse_args(["--quick", "--encoder", "x"])
+    assert args.marks == [0.5, 1.0] and args.out.name == "harness_quick.json" and args.report.name == "harness_quick.md"
+    args = harness.parse_args(["--corpus", "pt,sr", "--budget-min", "40", "--encoder", "x"])
+    assert args.marks == [40.0] and args.corpus == ["pt", "sr"] and args.report.name == "BENCHMARKS.md"
+    assert harness.parse_args(["--systems", "spacy_cnn"]).encoder is None
+    for bad in (["--systems", "nope", "--encoder", "x"], ["--systems", "ours"], ["--corpus", "xx", "--encoder", "x"]):
+        with pytest.raises(SystemExit):
+            harness.parse_args(bad)

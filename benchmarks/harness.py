@@ -371,12 +371,12 @@ def write_report(results: Dict[str, Any], results_file: Path, report_file: Path,
 def parse_args(argv: Sequence[str]):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", default="da", help=f"comma-separated: {','.join(CORPORA)}")
-    parser.add_argument("--encoder", type=Path, help="encoder directory (needed by all systems but spacy_cnn)")
+    parser.add_argument("--encoder", type=Path, help="encoder directory or Hub name (all systems but spacy_cnn)")
     parser.add_argument("--systems", default="ours,hf_recipe,spacy_cnn", help=f"comma-separated: {','.join(SYSTEMS)}")
     parser.add_argument("--marks", default=None, help="wall-clock minutes, comma-separated (default 10,20,40,80)")
     parser.add_argument("--budget-min", type=float, help="one mark only: the budget for the secondary corpora")
     parser.add_argument("--eval-words", type=int, default=None,
-                        help="evaluate on dev about every N training words (default 30000; 1500 with --quick)")
+                        help="evaluate on dev about every N training words (default 30000; 5000 with --quick)")
     parser.add_argument("--quick", action="store_true", help="minutes-long smoke run of the same code")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gpu-id", type=int, default=-1, help="spaCy systems; the Trainer uses a GPU when it sees one")
@@ -390,9 +390,12 @@ def parse_args(argv: Sequence[str]):
         parser.error("give --marks or --budget-min, not both")
     marks = [args.budget_min] if args.budget_min else [float(m) for m in (args.marks or ("0.5,1" if args.quick else "10,20,40,80")).split(",")]
     args.marks = sorted(marks)
-    args.eval_words = args.eval_words or (1500 if args.quick else 30000)
+    args.eval_words = args.eval_words or (5000 if args.quick else 30000)
     args.out = args.out or RESULTS / ("harness_quick.json" if args.quick else "harness.json")
     args.report = args.report or (RESULTS / "harness_quick.md" if args.quick else ROOT / "BENCHMARKS.md")
+    if args.encoder is not None:  # a local directory (made absolute for the children) or a Hub name
+        local = args.encoder.expanduser()
+        args.encoder = local.resolve() if local.exists() else args.encoder
     args.corpus = args.corpus.split(",")
     args.systems = args.systems.split(",")
     for name, known, what in ((args.corpus, CORPORA, "corpus"), (args.systems, SYSTEMS, "system")):
@@ -424,7 +427,7 @@ def main(argv: Sequence[str]) -> None:
                     log(f"{key}: done for these marks, skipped")
                     continue
                 try:
-                    record = run_system(system, corpus, args.encoder.resolve() if args.encoder else None, args, work)
+                    record = run_system(system, corpus, args.encoder, args, work)
                 except RuntimeError as err:
                     log(f"{key} failed:\n{err}")
                     results["runs"][key] = {"corpus": corpus, "encoder": encoder_name, "system": system,

@@ -79,6 +79,8 @@ def _ratio(value: Optional[float], ref: Optional[float]) -> str:
 
 def mark_cell(run: Dict[str, Any], mark: str) -> str:
     """Test F1 at a mark; `*` where training had ended before it (converged or stopped early)."""
+    if run.get("status") == "failed":
+        return "failed"
     entry = run["marks"].get(mark)
     if not entry:
         return "–"
@@ -119,8 +121,9 @@ def render_group(name: str, runs: Dict[str, Any], plot: Optional[str]) -> List[s
             f"| {system} | {prf} | {_num(run.get('train_words_per_s'))}{_ratio(run.get('train_words_per_s'), ref_get('train_words_per_s'))} "
             f"| {_num(inf)}{_ratio(inf, ref_inf)} | {_num(run.get('peak_rss_mb'))}{_ratio(run.get('peak_rss_mb'), ref_get('peak_rss_mb'))} "
             f"| {_f(size, 1)}{_ratio(size, ref_size)} | {_num(run.get('trained_s'))} | {_num(run.get('words'))} |")
-    lines += ["", f"Ratios in brackets are to {REFERENCE}. Training words/s counts update steps only (dev "
-              "evaluation and checkpoint saving excluded); peak memory is the training process's maximum RSS.", ""]
+    lines += ["", f"Ratios in brackets are to {REFERENCE}. Training words/s counts update steps only: dev "
+              "evaluation is excluded, and so is checkpoint saving for hf_recipe (spaCy does not time it apart). "
+              "Peak memory is the training process's maximum RSS; model size is the checkpoint on disk.", ""]
     types = sorted({t for run in runs.values() if last_scored(run) for t in last_scored(run)["test"]["ents_per_type"]})
     if types:
         lines += ["F1 per type at the last mark:", "", "| system | " + " | ".join(types) + " |",

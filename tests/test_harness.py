@@ -79,6 +79,8 @@ def test_report_tables_ratios_unreached_marks_and_cnn_in_every_encoder_group():
         "da/e5/hf_recipe": run("hf_recipe", f1s=(0.1, 0.2)),
         "da/minilm/hf_recipe": run("hf_recipe", encoder="minilm"),
         "da/none/spacy_cnn": run("spacy_cnn", encoder="none", f1s=(0.6, 0.66), reached=(True, False)),
+        "da/e5/ours_tokcls": {"corpus": "da", "encoder": "e5", "system": "ours_tokcls", "status": "failed",
+                              "error": "out of memory", "marks": {}},
     }, "invocations": ["python -m benchmarks.harness --corpus da"]}
     assert set(report.groups(results)) == {"da/e5", "da/minilm"}
     assert "spacy_cnn" in report.groups(results)["da/minilm"]
@@ -86,6 +88,7 @@ def test_report_tables_ratios_unreached_marks_and_cnn_in_every_encoder_group():
                          {"da/e5": "plot.png"}, notes="Why: because.")
     assert "| ours | 0.300 | 0.500 |" in text
     assert "| spacy_cnn | 0.600 | 0.660* |" in text
+    assert "| ours_tokcls | failed | failed |" in text
     assert "300 (3.00x)" in text  # training words/s relative to the recipe
     assert "ours F1 ≥ hf_recipe at every mark: yes (2 of 2 marks)" in text
     assert "ours above spacy_cnn at the last mark: no (0.500 vs 0.660)" in text

@@ -110,3 +110,28 @@ def test_arguments_quick_defaults_budget_and_unknown_names():
     for bad in (["--systems", "nope", "--encoder", "x"], ["--systems", "ours"], ["--corpus", "xx", "--encoder", "x"]):
         with pytest.raises(SystemExit):
             harness.parse_args(bad)
+
+
+def test_hf_recipe_labels_first_subwords_and_reads_them_back(tmp_path, tiny_transformer):
+    import numpy
+    import spacy
+    from spacy.tokens import Doc, DocBin
+
+    from benchmarks import hf_recipe
+
+    words = ["Anne", "Kjærsgaard", "bor", "i", "Aarhusforstæderne", ".", "Hun", "smiler"]
+    doc = Doc(spacy.blank("da").vocab, words=words, sent_starts=[i in (0, 6) for i in range(len(words))],
+              ents=["B-PER", "I-PER", "O", "O", "B-LOC", "O", "O", "O"])
+    DocBin(docs=[doc]).to_disk(tmp_path / "d.spacy")
+    sentences = hf_recipe.read_sentences(tmp_path / "d.spacy", "da")
+    assert sentences == [(words[:6], ["B-PER", "I-PER", "O", "O", "B-LOC", "O"]), (words[6:], ["O", "O"])]
+    tags = sentences[0][1]
+    labels = hf_recipe.label_list(sentences)
+    label2id = {label: i for i, label in enumerate(labels)}
+    features = hf_recipe.encode(hf_recipe.load_tokenizer(str(tiny_transformer)), sentences, label2id)
+    first = features[0]
+    assert len(first["input_ids"]) > 6 + 2  # special tokens and subwords of unseen words
+    assert [labels[i] for i in first["labels"] if i != -100] == tags  # exactly one label per word
+    # Logits that put the gold label on every labelled piece decode back to the gold tags.
+    logits = [numpy.eye(len(labels))[[max(i, 0) for i in f["labels"]]] for f in features]
+    assert hf_recipe.word_predictions(features, logits, dict(enumerate(labels)), sentences) == [t for _, t in sentences]

@@ -57,7 +57,8 @@ spacy-bert-ner train "$CONFIG" --output "$WORK/training" --gpu-id "$GPU_ID" \
     --paths.train "$WORK/corpus/train.spacy" --paths.dev "$WORK/corpus/dev.spacy" \
     --paths.training_log "$WORK/training_log.jsonl" \
     --components.transformer.model.name "$WORK/encoder" \
-    --training.max_steps "$STEPS" --training.eval_frequency "$EVAL_FREQUENCY" --training.patience 0
+    --training.max_steps "$STEPS" --training.eval_frequency "$EVAL_FREQUENCY" --training.patience 0 \
+    --initialize.after_init.encoder_lr_scale 1.0 --initialize.after_init.freeze_word_embeddings false
 
 python - "$WORK" "$GPU_ID" "$CONFIG" "$STEPS" "$SIZE" "$RESULTS" <<'EOF'
 import json, sys, time

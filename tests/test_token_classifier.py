@@ -99,6 +99,8 @@ def trained(tiny_transformer):
     """The tokcls_trf.cfg pipeline trained on six sentences until it fits them."""
     config = Config().from_disk(ROOT / "configs" / "tokcls_trf.cfg", overrides={
         "components.transformer.model.name": str(tiny_transformer),
+        "initialize.after_init.encoder_lr_scale": 1.0,  # a random-init encoder
+        "initialize.after_init.freeze_word_embeddings": False,
     })
     fix_random_seed(0)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)

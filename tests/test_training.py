@@ -100,7 +100,7 @@ def test_freezing_word_embeddings_only(tiny_transformer):
 
 
 def test_no_freezing_trains_every_layer(tiny_transformer):
-    nlp, examples = initialized(tiny_transformer, freeze_layers=0)
+    nlp, examples = initialized(tiny_transformer, freeze_layers=0, freeze_word_embeddings=False)
     before, _ = snapshot(nlp)
     run_updates(nlp, examples)
     moved = changed(before, snapshot(nlp)[0])

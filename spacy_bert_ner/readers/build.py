@@ -118,12 +118,9 @@ def sentences_to_docs(
                     f"{sent.tags[start]} continues no span of its label; it starts a new one",
                 )
             for start, end, label in spans:
-                new = label_map.get(label, label)
-                if new != label:
-                    report.mapped[f"{label}={new}"] += 1
-                    if new == "O":
-                        report.dropped[label] += 1
-                        continue
+                new = report.map_label(label, label_map)
+                if new is None:
+                    continue
                 report.entities[new] += 1
                 ents.append((offset + start, offset + end, new))
         doc = Doc(vocab, words=words, spaces=spaces, sent_starts=starts)

@@ -107,12 +107,9 @@ def read_jsonl(
         for start, end, label in _spans(path, n, record):
             if not 0 <= start < end <= len(text):
                 raise CorpusError(path, n, f"span [{start}, {end}) {label} is outside the text of {len(text)} characters")
-            new = label_map.get(label, label)
-            if new != label:
-                report.mapped[f"{label}={new}"] += 1
-                if new == "O":
-                    report.dropped[label] += 1
-                    continue
+            new = report.map_label(label, label_map)
+            if new is None:
+                continue
             span = doc.char_span(start, end, label=new)
             if span is None:
                 if alignment == "strict":

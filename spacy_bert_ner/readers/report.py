@@ -25,6 +25,16 @@ class FileReport:
     problem_counts: Counter = field(default_factory=Counter)
     splits: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
+    def map_label(self, label: str, label_map: Dict[str, str]) -> Optional[str]:
+        """The label after `--map`, counting the mapping; None when it maps to O (counted dropped)."""
+        new = label_map.get(label, label)
+        if new != label:
+            self.mapped[f"{label}={new}"] += 1
+            if new == "O":
+                self.dropped[label] += 1
+                return None
+        return new
+
     def problem(self, line: Optional[int], kind: str, detail: str = "") -> None:
         """Count a problem of `kind`; keep its location while few of that kind are kept."""
         self.problem_counts[kind] += 1

@@ -4,7 +4,7 @@ spaCy reports a missing corpus or an unloadable encoder only after building the
 pipeline, often as a long traceback; here each is one message naming the setting to fix.
 """
 from pathlib import Path
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 from .errors import UserError
 
@@ -48,14 +48,15 @@ def precision_overrides(config, gpu_id: int, overrides: Dict[str, Any]) -> Dict[
     return extra
 
 
-def train(config_path: Path, output_dir: Path, gpu_id: int = -1, overrides: Dict[str, Any] = {}) -> Path:
+def train(config_path: Path, output_dir: Path, gpu_id: int = -1, overrides: Optional[Dict[str, Any]] = None) -> Path:
     """Check, then train. Returns the directory of the best model."""
     from spacy import util
     from spacy.cli.train import train as spacy_train
 
     if not Path(config_path).exists():
         raise UserError(f"Config file {config_path} does not exist.")
-    config = util.load_config(config_path, overrides=dict(overrides), interpolate=True)
+    overrides = dict(overrides or {})
+    config = util.load_config(config_path, overrides=overrides, interpolate=True)
     check_corpus("paths.train", config["paths"].get("train"))
     check_corpus("paths.dev", config["paths"].get("dev"))
     for setting, name in transformer_names(config):

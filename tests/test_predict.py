@@ -156,6 +156,21 @@ def test_several_processes_keep_order_and_fields(model, tmp_path):
     assert all(entities(r) == [("Aarhus", "LOC")] for r in out)
 
 
+def test_length_sorted_batches_keep_input_order_across_windows(model, tmp_path):
+    """Documents are batched by length within windows (batch_size x 16); output keeps input order."""
+    lengths = [(i * 37) % 23 for i in range(100)]  # mixed lengths, not sorted
+    lines = [json.dumps({"n": i, "text": "x " * n + "Aarhus"}) for i, n in enumerate(lengths)]
+    lines.insert(50, "{broken")
+    (tmp_path / "in.jsonl").write_text("\n".join(lines), encoding="utf8")
+    summary = predict(str(model), tmp_path / "in.jsonl", tmp_path / "out.jsonl", batch_size=2)
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["n"] for r in out] == list(range(100))
+    assert [r["text"] for r in out] == ["x " * n + "Aarhus" for n in lengths]
+    assert all(entities(r) == [("Aarhus", "LOC")] and r["entities"][0]["start"] == 2 * n
+               for r, n in zip(out, lengths))
+    assert len(summary.skipped) == 1 and ":51:" in summary.skipped[0]
+
+
 def test_existing_output_untouched_when_run_fails(model, tmp_path, monkeypatch):
     (tmp_path / "in.txt").write_text("Aarhus\nAarhus\n", encoding="utf8")
     (tmp_path / "out.jsonl").write_text("old\n", encoding="utf8")

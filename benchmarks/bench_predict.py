@@ -8,10 +8,12 @@ document, it measures in separate processes, so each peak RSS is its own:
 
 - `predict`: the real command on a plain text file (reading, nlp.pipe, doc_cleaner, writing);
 - `bare_forward`: the encoder alone, Hugging Face tokenizer + model forward in batches of the
-  same size, no decoding: the ceiling any pipeline on this encoder can reach;
+  same size, sorted by length in the same windows as `predict` (least padding), no decoding:
+  the ceiling any pipeline on this encoder can reach;
 - `hf_pipeline`: transformers' `pipeline("token-classification", aggregation_strategy="first")`
-  on the same encoder with a token-classification head for the model's labels. The head is
-  randomly initialised: a fine-tuned head of the same shape costs the same time.
+  as a user calls it, on `--hf-model` (a fine-tuned token-classification checkpoint, e.g. the
+  harness's hf_recipe snapshot) or else on the encoder with a randomly initialised head for the
+  model's labels (a fine-tuned head of the same shape costs the same time).
 
 Words are the corpus tokens. `words_per_s` counts processing only; `load_s` is reported apart.
 `peak_rss_mb` includes loading (spacy-transformers' from_disk holds several copies of the
@@ -116,12 +118,16 @@ def run_bare_forward(args, texts: List[str]) -> Dict[str, Any]:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    from spacy_bert_ner.predict import SORT_BATCHES
+
     device = _torch_device(args.gpu_id)
     with Clock() as load:
         tokenizer = AutoTokenizer.from_pretrained(args.encoder)
         model = AutoModel.from_pretrained(args.encoder).to(device).eval()
+    window = args.batch_size * SORT_BATCHES
+    by_length = [t for start in range(0, len(texts), window) for t in sorted(texts[start:start + window], key=len)]
     with Clock() as run, torch.inference_mode():
-        for batch in batches(texts, args.batch_size):
+        for batch in batches(by_length, args.batch_size):
             enc = tokenizer(batch, padding=True, truncation=True, max_length=512, return_tensors="pt")
             model(**enc.to(device)).last_hidden_state.cpu()
     return {**timings(load, run), "docs": len(texts)}
@@ -132,10 +138,14 @@ def run_hf_pipeline(args, texts: List[str]) -> Dict[str, Any]:
 
     id2label = dict(enumerate(args.bio_labels))
     with Clock() as load:
-        model = AutoModelForTokenClassification.from_pretrained(
-            args.encoder, num_labels=len(id2label), id2label=id2label,
-            label2id={label: i for i, label in id2label.items()})
-        tagger = pipeline("token-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(args.encoder),
+        if args.hf_model:
+            model = AutoModelForTokenClassification.from_pretrained(args.hf_model)
+        else:
+            model = AutoModelForTokenClassification.from_pretrained(
+                args.encoder, num_labels=len(id2label), id2label=id2label,
+                label2id={label: i for i, label in id2label.items()})
+        tokenizer = AutoTokenizer.from_pretrained(args.hf_model or args.encoder)
+        tagger = pipeline("token-classification", model=model, tokenizer=tokenizer,
                           aggregation_strategy="first", device=args.gpu_id if args.gpu_id >= 0 else -1)
     with Clock() as run:
         entities = sum(len(ents) for ents in tagger(texts, batch_size=args.batch_size))
@@ -181,7 +191,7 @@ def model_info(model: str) -> Tuple[str, int, List[str]]:
 def measure_once(method: str, args, texts_path: Path, bio_labels: List[str]) -> Dict[str, Any]:
     cmd = [sys.executable, __file__, args.model, "--child", method, "--texts", str(texts_path),
            "--encoder", args.encoder, "--batch-size", str(args.batch_size), "--gpu-id", str(args.gpu_id),
-           "--bio-labels", ",".join(bio_labels)]
+           "--bio-labels", ",".join(bio_labels)] + (["--hf-model", args.hf_model] if args.hf_model else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -209,6 +219,8 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=1, help="Rounds over all methods; the median run is kept.")
     parser.add_argument("--gpu-id", type=int, default=-1)
     parser.add_argument("--skip-hf", action="store_true", help="Leave out the HF pipeline.")
+    parser.add_argument("--hf-model", help="Fine-tuned token-classification checkpoint for the HF pipeline "
+                                           "(default: the encoder with a random head).")
     parser.add_argument("--note", default="", help="Free text kept in the results, e.g. what the model is.")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "predict.json")
     parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
@@ -242,7 +254,8 @@ def main(argv=None) -> None:
             ratios[f"predict_over_{other}_{unit}"] = round(
                 results["predict"][unit] / results[other][unit], 3)
     report = {
-        "note": args.note, "model": str(args.model), "encoder": str(args.encoder), "data": str(args.data),
+        "note": args.note, "model": str(args.model), "encoder": str(args.encoder), "hf_model": args.hf_model,
+        "data": str(args.data),
         "docs": len(texts), "words": n_words, "batch_size": args.batch_size, "repeat": args.repeat,
         "device": f"cuda:{args.gpu_id}" if args.gpu_id >= 0 else f"cpu ({os.cpu_count()} cores visible)",
         "machine": platform.platform(), "results": results, "ratios": ratios,

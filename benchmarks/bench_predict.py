@@ -118,7 +118,7 @@ def run_bare_forward(args, texts: List[str]) -> Dict[str, Any]:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from spacy_bert_ner.predict import SORT_BATCHES
+    from spacy_bert_ner.batching import SORT_BATCHES
 
     device = _torch_device(args.gpu_id)
     with Clock() as load:

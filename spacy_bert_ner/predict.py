@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from .batching import SORT_BATCHES, by_length, in_input_order
 from .errors import CorpusError, UserError
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 MAX_REPORTED = 100  # skipped records printed one by one; all are counted
-SORT_BATCHES = 16  # documents are sorted by length within windows of this many batches
 # Components that leave large outputs on each doc; doc_cleaner frees them after the pipeline.
 DOC_OUTPUTS = {"doc.tensor", "doc._.trf_data"}
 
@@ -103,37 +103,6 @@ def read_records(path: Path, skip: Callable[[str], None]) -> Iterator[Record]:
     if path.suffix.lower() in JSONL_SUFFIXES:
         return _read_jsonl(path, skip)
     return _read_text_lines(path, skip)
-
-
-def by_length(records: Iterator[Record], window: int) -> Iterator[Tuple[str, Tuple[int, int, Dict[str, Any]]]]:
-    """Records sorted by text length within windows of `window`, each with its place in its window.
-
-    A batch is padded to its longest document, so batching documents of similar length cuts the
-    encoder's work on padding (benchmarks/bench_predict.py measures it); `in_input_order`
-    restores the order."""
-    chunk: List[Record] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) == window:
-            yield from _sorted_chunk(chunk)
-            chunk = []
-    yield from _sorted_chunk(chunk)
-
-
-def _sorted_chunk(chunk: List[Record]) -> Iterator[Tuple[str, Tuple[int, int, Dict[str, Any]]]]:
-    for place in sorted(range(len(chunk)), key=lambda i: len(chunk[i][0])):
-        text, fields = chunk[place]
-        yield text, (place, len(chunk), fields)
-
-
-def in_input_order(docs: Iterator[Tuple["Doc", Tuple[int, int, Dict[str, Any]]]]) -> Iterator[Tuple["Doc", Dict[str, Any]]]:
-    """Undo `by_length`: hold each window's documents until it is complete."""
-    held: Dict[int, Tuple["Doc", Dict[str, Any]]] = {}
-    for doc, (place, size, fields) in docs:
-        held[place] = (doc, fields)
-        if len(held) == size:
-            yield from (held[i] for i in range(size))
-            held = {}
 
 
 def load_pipeline(model: str, gpu_id: int = -1) -> "Language":

@@ -12,6 +12,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
+from ..batching import SORT_BATCHES, by_length, in_input_order
 from ..errors import UserError
 from . import analysis, bootstrap, compare as compare_mod, report, scorer
 from .scorer import Sentence, Span
@@ -71,9 +72,10 @@ def read_gold(path: Path, nlp: Language) -> Tuple[List[Doc], Optional[Dict[str, 
 
 def predict(nlp: Language, gold_docs: List[Doc], batch_size: int = 64) -> List[Doc]:
     """Run the pipeline on the gold tokenization, so gold and predicted spans share offsets."""
-    inputs = (Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d])
+    inputs = ((Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d]), None)
               for d in gold_docs)
-    return list(nlp.pipe(inputs, batch_size=batch_size))
+    docs = nlp.pipe(by_length(inputs, batch_size * SORT_BATCHES), as_tuples=True, batch_size=batch_size)
+    return [doc for doc, _ in in_input_order(docs)]
 
 
 def _spans(doc: Doc) -> List[Span]:

@@ -112,6 +112,16 @@ def test_arguments_quick_defaults_budget_and_unknown_names():
             harness.parse_args(bad)
 
 
+def test_words_per_step_follows_a_presets_batch_size(demo_corpus):
+    """Dev is evaluated every N training words in every system, so a preset's batch size must count."""
+    from pathlib import Path
+
+    config, train = Path("configs/ner_trf.cfg"), demo_corpus / "train.spacy"
+    small = harness.spacy_words_per_step(config, train, "da", {"training.batcher.size": 500})
+    large = harness.spacy_words_per_step(config, train, "da", {"training.batcher.size": 2000})
+    assert small < 500 and large > 3 * small
+
+
 def test_hf_recipe_labels_first_subwords_and_reads_them_back(tmp_path, tiny_transformer):
     import numpy
     import spacy

@@ -67,7 +67,9 @@ def tiny_overrides(corpus: Path, encoder: Path, steps: int = 150) -> dict:
         "training.eval_frequency": 50,
         "training.optimizer.learn_rate.initial_rate": 1e-3,
         "training.optimizer.learn_rate.warmup_steps": 20,
-        # A random-init encoder learns at the heads' rate, embeddings included.
+        # A random-init encoder learns at the heads' rate, embeddings included, and needs many
+        # epochs: large batches give them (as in the demo workflow).
+        "training.batcher.size": 2000,
         "initialize.after_init.encoder_lr_scale": 1.0,
         "initialize.after_init.freeze_word_embeddings": False,
     }

@@ -13,7 +13,8 @@ Each output line is the input record plus `entities`: `[{start, end, label, text
 `text[start:end] == entity["text"]`. A malformed line (bad UTF-8, bad JSON, no `text`) is
 reported with its line number and skipped; the rest is processed. The output is written to a
 hidden temporary file beside OUTPUT and renamed when everything succeeded, so an interrupted
-run never leaves a partial file under the final name.
+run never leaves a partial file under the final name. Documents are batched with others of
+similar length (less padding for the encoder); the output keeps the input order.
 """
 import json
 import os

@@ -118,16 +118,15 @@ def run_bare_forward(args, texts: List[str]) -> Dict[str, Any]:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from spacy_bert_ner.batching import SORT_BATCHES
+    from spacy_bert_ner.batching import SORT_BATCHES, by_length
 
     device = _torch_device(args.gpu_id)
     with Clock() as load:
         tokenizer = AutoTokenizer.from_pretrained(args.encoder)
         model = AutoModel.from_pretrained(args.encoder).to(device).eval()
-    window = args.batch_size * SORT_BATCHES
-    by_length = [t for start in range(0, len(texts), window) for t in sorted(texts[start:start + window], key=len)]
+    ordered = [text for text, _ in by_length(((t, None) for t in texts), args.batch_size * SORT_BATCHES)]
     with Clock() as run, torch.inference_mode():
-        for batch in batches(by_length, args.batch_size):
+        for batch in batches(ordered, args.batch_size):
             enc = tokenizer(batch, padding=True, truncation=True, max_length=512, return_tensors="pt")
             model(**enc.to(device)).last_hidden_state.cpu()
     return {**timings(load, run), "docs": len(texts)}

@@ -165,3 +165,83 @@ def test_spacy_training_loop_with_whole_encoder_frozen_and_jsonl_log(tiny_transf
     assert {"ents_p", "ents_r", "ents_f", "ents_per_type"} <= set(lines[-1]["other_scores"])
     assert lines[-1]["words_per_second"] > 0 and lines[-1]["seconds"] > 0
     assert set(lines[-1]["losses"]) == {"ner"}
+
+
+def test_bf16_autocast_on_cpu_trains_a_float32_model(tiny_transformer, tmp_path):
+    """The encoder runs in bfloat16 (its outputs differ from float32 a little) yet hands float32
+    to thinc, every weight still learns and stays float32, and the saved model loads."""
+    nlp, examples = initialized(tiny_transformer, freeze_word_embeddings=False, bf16_on_cpu=True)
+    hf = nlp.get_pipe("transformer").model.transformer
+    ids = torch.tensor([[2, 7, 9, 11, 3]])
+    hf.eval()  # no dropout: the two passes differ only by precision
+    with torch.no_grad():
+        bf16 = hf(input_ids=ids).last_hidden_state
+        fp32 = hf.forward.__wrapped__(input_ids=ids).last_hidden_state
+    assert bf16.dtype == torch.float32
+    assert not torch.equal(bf16, fp32)
+    assert torch.allclose(bf16, fp32, atol=0.1)
+    before, _ = snapshot(nlp)
+    run_updates(nlp, examples)
+    after, _ = snapshot(nlp)
+    assert {n for n in before if not n.startswith("pooler.")} <= changed(before, after)
+    assert all(p.dtype == torch.float32 for p in after.values())
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    state = loaded.get_pipe("transformer").model.transformer.state_dict()
+    assert all(torch.equal(state[n], p) for n, p in after.items())
+
+
+def test_bf16_setting(tiny_transformer):
+    from spacy_bert_ner.training import native_bf16_cpu
+
+    nlp, _ = initialized(tiny_transformer, bf16_on_cpu="auto")
+    wrapped = hasattr(nlp.get_pipe("transformer").model.transformer.forward, "__wrapped__")
+    assert wrapped == native_bf16_cpu()
+    nlp, _ = initialized(tiny_transformer, bf16_on_cpu=False)
+    assert not hasattr(nlp.get_pipe("transformer").model.transformer.forward, "__wrapped__")
+    with pytest.raises(UserError, match="bf16_on_cpu must be"):
+        initialized(tiny_transformer, bf16_on_cpu="yes")
+
+
+THREE_SENTENCES = [("Anna bor i Berlin .", ["B-PER", "O", "O", "B-LOC", "O"]),
+                   ("Peter arbejder hos Novo Nordisk .", ["B-PER", "O", "O", "B-ORG", "I-ORG", "O"]),
+                   ("Hej Lars .", ["O", "B-PER", "O"])]
+
+
+def three_sentence_doc(vocab, ents=None):
+    words = [w for text, _ in THREE_SENTENCES for w in text.split()]
+    starts = [i == 0 for text, _ in THREE_SENTENCES for i in range(len(text.split()))]
+    return Doc(vocab, words=words, sent_starts=starts, ents=ents or [t for _, tags in THREE_SENTENCES for t in tags])
+
+
+@pytest.mark.parametrize("max_tokens,chunks", [
+    (1, [[0], [1], [2]]),  # one sentence each
+    (4, [[0], [1], [2]]),  # longer sentences are chunks of their own
+    (9, [[0], [1, 2]]),
+    (11, [[0, 1], [2]]),
+    (14, [[0, 1, 2]]),  # the document fits: unchanged
+])
+def test_sentence_chunks_split_documents_at_sentences_and_keep_every_entity(max_tokens, chunks):
+    from spacy_bert_ner.training import sentence_chunks
+
+    nlp = spacy.blank("da")
+    doc = three_sentence_doc(nlp.vocab)
+    out = list(sentence_chunks(max_tokens)(nlp, Example(nlp.make_doc(doc.text), doc)))
+    assert [eg.reference.text.split() for eg in out] == [
+        [w for i in chunk for w in THREE_SENTENCES[i][0].split()] for chunk in chunks]
+    assert [eg.predicted.text for eg in out] == [eg.reference.text for eg in out]
+    assert [(e.text, e.label_) for eg in out for e in eg.reference.ents] == [(e.text, e.label_) for e in doc.ents]
+
+
+def test_sentence_chunks_keep_a_document_whole_when_splitting_would_lose_an_entity():
+    from spacy_bert_ner.training import sentence_chunks
+
+    nlp = spacy.blank("da")
+    split = sentence_chunks(1)
+    across = three_sentence_doc(nlp.vocab, ["O"] * 3 + ["B-LOC", "I-LOC", "I-LOC"] + ["O"] * 8)
+    unsegmented = Doc(nlp.vocab, words=["Anna", "bor", "i", "Berlin"], ents=["B-PER", "O", "O", "B-LOC"])
+    for doc in (across, unsegmented):
+        example = Example(nlp.make_doc(doc.text), doc)
+        assert list(split(nlp, example)) == [example]
+    with pytest.raises(UserError, match="max_tokens must be at least 1"):
+        sentence_chunks(0)

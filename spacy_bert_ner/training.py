@@ -1,8 +1,9 @@
-"""Training behaviours named in the configs: layer freezing, encoder learning rate, JSONL log.
+"""Training behaviours named in the configs: layer freezing, encoder learning rate, bf16 on CPU,
+sentence chunks, JSONL log.
 
 `spacy_bert_ner.fine_tuning.v1` runs as `[initialize.after_init]`, when the Hugging Face model
-has been loaded and before the first update; `spacy_bert_ner.jsonl_logger.v1` is the
-`[training.logger]`.
+has been loaded and before the first update; `spacy_bert_ner.sentence_chunks.v1` is the
+`[corpora.train.augmenter]`; `spacy_bert_ner.jsonl_logger.v1` is the `[training.logger]`.
 """
 import functools
 import json
@@ -160,7 +161,7 @@ def fine_tuning(
     transformer: str = "transformer",
     bf16_on_cpu: Union[bool, str] = False,
 ) -> Callable[[Language], Language]:
-    """How the encoder is fine-tuned: frozen layers and its learning rate relative to the heads.
+    """How the encoder is fine-tuned: frozen layers, its learning rate relative to the heads, bf16.
 
     freeze_layers: 0 = full fine-tuning; N = embeddings and the lowest N layers frozen;
         -1 or "all" = the transformer is a fixed feature extractor. "all" also adds the
@@ -215,8 +216,8 @@ def sentence_chunks(max_tokens: int = 128) -> Callable[[Language, Example], Iter
     Chunks that fit one window need no overlap, and the batcher groups chunks of similar length:
     a step ran 1.41x faster on CPU (UNER Danish, multilingual-e5-small; bench_train_step.py).
     Dev, test and production text still go through the configured windows. 1 trains on single
-    sentences. A sentence longer than `max_tokens` is a chunk of its own; a
-    document without sentence boundaries, or with an entity across one, stays whole.
+    sentences. A sentence longer than `max_tokens` is a chunk of its own; a document without
+    sentence boundaries, or with an entity across one, stays whole.
     """
     if max_tokens < 1:
         raise UserError(f"sentence_chunks: max_tokens must be at least 1, got {max_tokens}.")

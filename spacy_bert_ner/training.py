@@ -132,15 +132,17 @@ def autocast_bf16(hf_model: Any) -> None:
     @functools.wraps(forward)
     def forward_bf16(*args: Any, **kwargs: Any) -> Any:
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            output = forward(*args, **kwargs)
-        for key, value in output.items():
-            output[key] = to_float32(value)
-        return output
+            return to_float32(forward(*args, **kwargs))
 
     hf_model.forward = forward_bf16
 
 
 def to_float32(value: Any) -> Any:
+    """Floating-point tensors in a model output (a ModelOutput, a tuple, or nested) as float32."""
+    if isinstance(value, dict):  # ModelOutput: updated in place, keeping its class
+        for key in value:
+            value[key] = to_float32(value[key])
+        return value
     if isinstance(value, tuple):
         return tuple(to_float32(item) for item in value)
     return value.float() if getattr(value, "is_floating_point", lambda: False)() else value

@@ -177,7 +177,8 @@ def test_bf16_autocast_on_cpu_trains_a_float32_model(tiny_transformer, tmp_path)
     with torch.no_grad():
         bf16 = hf(input_ids=ids).last_hidden_state
         fp32 = hf.forward.__wrapped__(input_ids=ids).last_hidden_state
-    assert bf16.dtype == torch.float32
+        as_tuple = hf(input_ids=ids, return_dict=False)
+    assert bf16.dtype == torch.float32 and all(out.dtype == torch.float32 for out in as_tuple)
     assert not torch.equal(bf16, fp32)
     assert torch.allclose(bf16, fp32, atol=0.1)
     before, _ = snapshot(nlp)

@@ -7,10 +7,11 @@ A few minutes instead of a harness run's quarter hour: it times `nlp.update` plu
 component's `finish_update`, as `spacy train` takes a step, over the same number of batches from
 the config's own train reader and batcher, with no evaluation. Variants:
 
-- `documents_fp32`: whole converted documents, float32 (the configs before sentence examples and
+- `documents_fp32`: whole converted documents, float32 (the configs before sentence chunks and
   bf16 autocast);
-- `documents_bf16`, `sentences_fp32`: one of the two changes;
-- `sentences_bf16`: the configs' defaults on a CPU with native bf16.
+- `documents_bf16`, `chunks_fp32`: one of the two changes;
+- `chunks_bf16`: the configs' defaults on a CPU with native bf16;
+- `sentences_fp32`, `sentences_bf16`: single sentences (`max_tokens = 1`) instead of chunks.
 
 Each variant runs in its own process, `--repeat` rounds in turn; the median words/s of each is kept
 and divided by `documents_fp32`'s. Only the step time is measured, so these ratios are the upper

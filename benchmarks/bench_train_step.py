@@ -50,8 +50,9 @@ def measure(config: Path, encoder: str, train: Path, lang: str, steps: int, over
     config_overrides = {"paths.train": str(train), "paths.dev": str(train), "nlp.lang": lang,
                         "components.transformer.model.name": encoder, **overrides}
     nlp = init_nlp(load_config(config, overrides=config_overrides, interpolate=False))
-    training = registry.resolve(nlp.config.interpolate()["training"], validate=False)
-    corpus = registry.resolve({"corpus": nlp.config.interpolate()["corpora"]["train"]})["corpus"]
+    config = nlp.config.interpolate()
+    training = registry.resolve(config["training"], validate=False)
+    corpus = registry.resolve({"corpus": config["corpora"]["train"]})["corpus"]
     examples = list(corpus(nlp))
     random.Random(0).shuffle(examples)
     batches = list(training["batcher"](examples))[:WARMUP_STEPS + steps]

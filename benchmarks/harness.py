@@ -360,7 +360,7 @@ def run_system(system: str, corpus: str, encoder: Optional[Path], args, work: Pa
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "marks": record_marks, "train_words_per_s": marks["train_words_per_s"], "words": marks["words"],
             "trained_s": marks["ended_s"], "peak_rss_mb": trained["peak_rss_mb"], "wall_s": trained["wall_s"],
-            "command": trained["command"], "spec": spec, "corpus_stats": stats}
+            "memory": marks.get("memory", []), "command": trained["command"], "spec": spec, "corpus_stats": stats}
 
 
 # ---- report ----

@@ -5,7 +5,8 @@ One `MarkClock` serves both training loops: spaCy's (through the `[training.logg
 Trainer's (through `marks_callback`). Every new best checkpoint is moved into `snapshots/`; a
 checkpoint counts for a mark only if its dev evaluation had finished before the mark, so the time
 a system spends evaluating on dev is part of its training time. Test scoring happens after
-training, in another process, and is not. Training stops once the last mark has passed.
+training, in another process, and is not. Training stops once the last mark has passed. At each
+dev evaluation the clock also samples the process's memory, so a peak can be placed in time.
 """
 import json
 import shutil
@@ -35,6 +36,7 @@ class MarkClock:
         self.ended_s: Optional[float] = None
         self.train_seconds = 0.0  # time in update steps only (evaluation and saving excluded)
         self.words = 0
+        self.memory: List[Dict[str, Any]] = []  # one sample per dev evaluation
 
     def begin(self, now: float) -> None:
         self.start = now
@@ -59,6 +61,16 @@ class MarkClock:
         referenced = {best["snapshot"] for best, _ in self.at_mark.values() if best}
         return [old["snapshot"]] if old and old["snapshot"] not in referenced else []
 
+    def sample_memory(self, now: float, step: int) -> None:
+        """Current and peak resident memory (MB) of this process, from /proc/self/status."""
+        fields = {}
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = round(int(value.split()[0]) / 1024, 1)
+        self.memory.append({"seconds": round(self.elapsed(now), 2), "step": int(step),
+                            "rss_mb": fields.get("VmRSS"), "peak_mb": fields.get("VmHWM")})
+
     def finish(self, now: float) -> None:
         """Marks not reached (training converged or stopped early) get the final best."""
         self.ended_s = round(self.elapsed(now), 2)
@@ -78,6 +90,7 @@ class MarkClock:
             "words": self.words,
             "train_words_per_s": round(self.words / self.train_seconds, 1) if self.train_seconds else None,
             "final_best": self.best,
+            "memory": self.memory,
         }
 
 
@@ -128,6 +141,7 @@ def _register_spacy_logger() -> None:
                     speed = info["other_scores"].get("speed")
                     train_s += max(0.0, now - last - (dev_words / speed if dev_words and speed else 0.0))
                     clock.words, clock.train_seconds = int(info["words"]), train_s
+                    clock.sample_memory(now, info["step"])
                     if best_dir.exists():
                         name = f"step{int(info['step']):07d}"
                         best_dir.rename(snapshots / name)
@@ -178,6 +192,9 @@ def marks_callback(marks: Sequence[float], output_dir: Path, words_per_epoch: in
             self.clock.words = int(round(state.epoch * words_per_epoch))
             if self.clock.tick(now):
                 control.should_training_stop = True
+
+        def on_evaluate(self, args, state, control, **kwargs):
+            self.clock.sample_memory(time.perf_counter(), state.global_step)
 
         def on_save(self, args, state, control, **kwargs):
             now = time.perf_counter()

@@ -43,6 +43,19 @@ def test_mark_before_any_checkpoint_has_none():
     assert clock.to_dict()["marks"]["1"] == {"snapshot": None, "reached": True}
 
 
+def test_memory_is_sampled_with_time_and_step():
+    clock = MarkClock([60])
+    clock.begin(0.0)
+    clock.sample_memory(12.5, step=3)
+    held = b"\x01" * (64 << 20)  # written, so resident: the peak cannot fall below it
+    clock.sample_memory(30.0, step=6)
+    del held
+    first, second = clock.to_dict()["memory"]
+    assert (first["seconds"], first["step"], second["step"]) == (12.5, 3, 6)
+    assert 0 < first["rss_mb"] <= first["peak_mb"] <= second["peak_mb"]
+    assert second["peak_mb"] >= first["rss_mb"] + 60
+
+
 def run(system, encoder="e5", f1s=(0.1, 0.2), reached=(True, True), marks=("10", "20"), **extra):
     entries = {m: {"snapshot": f"s{m}", "reached": r, "inference_words_per_s": 1000.0, "model_mb": 50.0,
                    "test": {"ents_p": f, "ents_r": f, "ents_f": f, "ents_per_type": {"PER": {"p": f, "r": f, "f": f}}}}

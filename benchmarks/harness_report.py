@@ -77,11 +77,21 @@ def _ratio(value: Optional[float], ref: Optional[float]) -> str:
     return "" if not value or not ref else f" ({value / ref:.2f}x)"
 
 
+def entry_at(run: Dict[str, Any], mark: str) -> Optional[Dict[str, Any]]:
+    """A run's entry at a mark; past its last mark, the final best if training had ended before it."""
+    entry = run["marks"].get(mark)
+    if entry or not run["marks"]:
+        return entry
+    last_mark = max(run["marks"], key=float)
+    final = run["marks"][last_mark]
+    return final if float(mark) > float(last_mark) and not final.get("reached", True) else None
+
+
 def mark_cell(run: Dict[str, Any], mark: str) -> str:
     """Test F1 at a mark; `*` where training had ended before it (converged or stopped early)."""
     if run.get("status") == "failed":
         return "failed"
-    entry = run["marks"].get(mark)
+    entry = entry_at(run, mark)
     if not entry:
         return "–"
     if entry.get("test") is None:
@@ -144,11 +154,13 @@ def targets(runs: Dict[str, Any]) -> List[str]:
     if not ref or not ours:
         return []
     out = []
-    common = [m for m in ours["marks"] if m in ref["marks"]]
-    ahead = [m for m in common if (ours["marks"][m].get("test") or {}).get("ents_f", 0)
-             >= (ref["marks"][m].get("test") or {}).get("ents_f", 0)]
-    out.append(f"- ours F1 ≥ {REFERENCE} at every mark: {'yes' if len(ahead) == len(common) else 'no'} "
-               f"({len(ahead)} of {len(common)} marks)")
+    f1 = {name: {m: (entry_at(run, m).get("test") or {}).get("ents_f", 0.0) for m in ours["marks"] if entry_at(run, m)}
+          for name, run in (("ours", ours), (REFERENCE, ref))}
+    common = [m for m in f1["ours"] if m in f1[REFERENCE]]
+    behind = [m for m in common if f1["ours"][m] < f1[REFERENCE][m]]
+    out.append(f"- ours F1 ≥ {REFERENCE} at every mark: {'no' if behind else 'yes'} "
+               f"({len(common) - len(behind)} of {len(common)} marks"
+               + "".join(f"; {m} min: {_f(f1['ours'][m])} vs {_f(f1[REFERENCE][m])}" for m in behind) + ")")
     o_last, r_last = last_scored(ours), last_scored(ref)
     if o_last and r_last:
         out.append(f"- ours inference faster than {REFERENCE}: "

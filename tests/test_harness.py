@@ -109,6 +109,19 @@ def test_report_tables_ratios_unreached_marks_and_cnn_in_every_encoder_group():
     assert "## Notes" in text and "python -m benchmarks.harness --corpus da" in text
 
 
+def test_a_run_that_ended_before_a_later_mark_counts_with_its_final_best():
+    """The recipe finished its epochs at 28 minutes: at 80 it still has that model, and ours is compared with it."""
+    runs = {"ours": run("ours", f1s=(0.5, 0.78), marks=("40", "80"), reached=(True, False)),
+            "hf_recipe": run("hf_recipe", f1s=(0.79,), marks=("40",), reached=(False,))}
+    assert report.entry_at(runs["hf_recipe"], "80")["test"]["ents_f"] == 0.79
+    assert report.mark_cell(runs["hf_recipe"], "80") == "0.790*"
+    assert report.targets(runs)[0] == ("- ours F1 ≥ hf_recipe at every mark: no (0 of 2 marks; "
+                                       "40 min: 0.500 vs 0.790; 80 min: 0.780 vs 0.790)")
+    still_training = {**runs, "hf_recipe": run("hf_recipe", f1s=(0.4,), marks=("40",))}
+    assert report.mark_cell(still_training["hf_recipe"], "80") == "–"
+    assert report.targets(still_training)[0] == "- ours F1 ≥ hf_recipe at every mark: yes (1 of 1 marks)"
+
+
 def test_plot_is_written(tmp_path):
     path = report.plot_group("da/e5", {"ours": run("ours")}, tmp_path / "f1.png")
     assert path.stat().st_size > 0

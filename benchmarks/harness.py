@@ -209,9 +209,11 @@ def peak_rss_mb() -> float:
     Measured inside the child: the rusage of a child forked from the harness starts from the
     harness's own peak on Linux, which would hide smaller figures.
     """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
+    from .time_marks import process_memory_mb
+
+    peak = process_memory_mb().get("VmHWM")
+    if peak is not None:
+        return peak
     import resource
 
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

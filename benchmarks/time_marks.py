@@ -18,6 +18,22 @@ SNAPSHOTS = "snapshots"
 MARKS_FILE = "marks.json"
 
 
+def process_memory_mb() -> Dict[str, float]:
+    """This process's resident memory now (VmRSS) and its peak since exec (VmHWM, threads included), MB.
+
+    Empty where there is no /proc (not Linux).
+    """
+    status = Path("/proc/self/status")
+    if not status.is_file():
+        return {}
+    fields = {}
+    for line in status.read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = round(int(value.split()[0]) / 1024, 1)
+    return fields
+
+
 class BudgetReached(Exception):
     """Raised from the spaCy logger when the last mark has passed: ends `spacy train` early."""
 
@@ -62,14 +78,9 @@ class MarkClock:
         return [old["snapshot"]] if old and old["snapshot"] not in referenced else []
 
     def sample_memory(self, now: float, step: int) -> None:
-        """Current and peak resident memory (MB) of this process, from /proc/self/status."""
-        fields = {}
-        for line in Path("/proc/self/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = round(int(value.split()[0]) / 1024, 1)
+        memory = process_memory_mb()
         self.memory.append({"seconds": round(self.elapsed(now), 2), "step": int(step),
-                            "rss_mb": fields.get("VmRSS"), "peak_mb": fields.get("VmHWM")})
+                            "rss_mb": memory.get("VmRSS"), "peak_mb": memory.get("VmHWM")})
 
     def finish(self, now: float) -> None:
         """Marks not reached (training converged or stopped early) get the final best."""

@@ -8,7 +8,8 @@ disturbed) that stops after the last wall-clock mark (minutes); at each mark the
 was best on dev at that moment is scored on test afterwards, in another process, where the
 inference speed is timed too. Figures go to the results JSON and to BENCHMARKS.md (tables, plot,
 machine, versions, commands), both written here. Rerunning skips every corpus/encoder/system
-already done for the requested marks, and an interrupted run resumes from the step it reached
+already done for the requested marks with the same spec (preset, config file content, data,
+seed); a changed spec retrains it. An interrupted run resumes from the step it reached
 (training, then scoring). `--quick` runs the same code in minutes: a subsample (200 train
 sentences, 100 dev, 100 test), marks of 0.5 and 1 minute, results in harness_quick.json/.md.
 
@@ -299,7 +300,8 @@ def child_score(spec: Dict[str, Any]) -> None:
 
 # ---- one system on one corpus ----
 
-def run_system(system: str, corpus: str, encoder: Optional[Path], args, work: Path) -> Dict[str, Any]:
+def system_spec(system: str, corpus: str, encoder: Optional[Path], args, work: Path) -> Dict[str, Any]:
+    """Everything that decides a run's result: a run recorded with another spec is stale."""
     preset = SYSTEMS[system]
     corpus_dir = prepare_corpus(corpus, work, args.quick)
     stats = read_json(corpus_dir / "stats.json")
@@ -327,6 +329,12 @@ def run_system(system: str, corpus: str, encoder: Optional[Path], args, work: Pa
                 overrides["training.eval_frequency"] = max(1, round(args.eval_words / per_step))
         spec.update(config=str(config), config_sha256=hashlib.sha256(config.read_bytes()).hexdigest(),
                     overrides=overrides)
+    return spec
+
+
+def run_system(system: str, corpus: str, encoder_name: str, spec: Dict[str, Any], args) -> Dict[str, Any]:
+    run_dir, corpus_dir = Path(spec["run_dir"]), Path(spec["corpus_dir"])
+    stats = read_json(corpus_dir / "stats.json")
     previous_spec = read_json(run_dir / "spec.json")
     trained = read_json(run_dir / "train.json")
     if args.rescore:  # the same checkpoints, scored again by the current scoring and inference code
@@ -461,11 +469,12 @@ def main(argv: Sequence[str]) -> None:
             for system in args.systems:
                 encoder_name = "none" if SYSTEMS[system].kind == "cnn" else args.encoder.name
                 key = report.run_key(corpus, encoder_name, system)
-                if not args.rescore and report.is_done(results, key, args.marks):
-                    log(f"{key}: done for these marks, skipped")
-                    continue
                 try:
-                    record = run_system(system, corpus, args.encoder, args, work)
+                    spec = system_spec(system, corpus, args.encoder, args, work)
+                    if not args.rescore and report.is_done(results, key, args.marks, spec):
+                        log(f"{key}: done for these marks, skipped")
+                        continue
+                    record = run_system(system, corpus, encoder_name, spec, args)
                 except RuntimeError as err:
                     log(f"{key} failed:\n{err}")
                     results["runs"][key] = {"corpus": corpus, "encoder": encoder_name, "system": system,

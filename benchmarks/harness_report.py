@@ -33,16 +33,26 @@ def save_results(path: Path, results: Dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def is_done(results: Dict[str, Any], key: str, marks_min: Sequence[float]) -> bool:
-    """A finished run that scored every requested mark."""
+def same_setup(spec: Optional[Dict[str, Any]], other: Optional[Dict[str, Any]]) -> bool:
+    """Two runs' specs agree on everything but their marks (preset, config content, corpus, seed)."""
+    def setup(s: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        return {k: v for k, v in (s or {}).items() if k != "marks_min"}
+
+    return bool(spec) and setup(spec) == setup(other)
+
+
+def is_done(results: Dict[str, Any], key: str, marks_min: Sequence[float], spec: Dict[str, Any]) -> bool:
+    """A finished run of this very setup that scored every requested mark."""
     run = results["runs"].get(key)
-    return bool(run) and run.get("status") == "done" and all(mark_key(m) in run["marks"] for m in marks_min)
+    return (bool(run) and run.get("status") == "done" and same_setup(run.get("spec"), spec)
+            and all(mark_key(m) in run["marks"] for m in marks_min))
 
 
 def merge_run(results: Dict[str, Any], key: str, record: Dict[str, Any]) -> None:
-    """Store a run; marks scored by an earlier run of the same key and not rerun are kept."""
+    """Store a run; marks scored by an earlier run of the same setup and not rerun are kept."""
     old = results["runs"].get(key, {})
-    marks = {**old.get("marks", {}), **record.get("marks", {})} if old.get("status") == "done" else record.get("marks", {})
+    keep = old.get("status") == "done" and same_setup(old.get("spec"), record.get("spec"))
+    marks = {**old.get("marks", {}), **record.get("marks", {})} if keep else record.get("marks", {})
     results["runs"][key] = {**record, "marks": dict(sorted(marks.items(), key=lambda kv: float(kv[0])))}
 
 

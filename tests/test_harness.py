@@ -64,16 +64,22 @@ def run(system, encoder="e5", f1s=(0.1, 0.2), reached=(True, True), marks=("10",
             "train_words_per_s": 100.0, "peak_rss_mb": 1000.0, "trained_s": 1200, "words": 1e5, **extra}
 
 
-def test_resume_skips_done_runs_and_merge_keeps_earlier_marks():
+def test_resume_skips_done_runs_and_merge_keeps_earlier_marks_of_the_same_setup():
     results = {"runs": {}, "invocations": []}
     key = report.run_key("da", "e5", "ours")
-    assert not report.is_done(results, key, [10])
-    report.merge_run(results, key, run("ours", f1s=(0.1,), marks=("10",)))
-    assert report.is_done(results, key, [10]) and not report.is_done(results, key, [10, 20])
-    report.merge_run(results, key, run("ours", f1s=(0.3,), marks=("20",)))
-    assert list(results["runs"][key]["marks"]) == ["10", "20"] and report.is_done(results, key, [10, 20])
+    spec = {"config_sha256": "a", "seed": 0, "marks_min": [10]}
+    assert not report.is_done(results, key, [10], spec)
+    report.merge_run(results, key, run("ours", f1s=(0.1,), marks=("10",), spec=spec))
+    assert report.is_done(results, key, [10], spec) and not report.is_done(results, key, [10, 20], spec)
+    later = {**spec, "marks_min": [20]}  # other marks, same setup
+    report.merge_run(results, key, run("ours", f1s=(0.3,), marks=("20",), spec=later))
+    assert list(results["runs"][key]["marks"]) == ["10", "20"] and report.is_done(results, key, [10, 20], spec)
+    edited = {**spec, "config_sha256": "b"}  # the config changed: the record is stale
+    assert not report.is_done(results, key, [10], edited)
+    report.merge_run(results, key, run("ours", f1s=(0.5,), marks=("20",), spec=edited))
+    assert list(results["runs"][key]["marks"]) == ["20"]
     results["runs"][key]["status"] = "failed"
-    assert not report.is_done(results, key, [10])
+    assert not report.is_done(results, key, [20], edited)
 
 
 def test_results_file_roundtrip(tmp_path):

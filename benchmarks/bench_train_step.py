@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -40,22 +41,20 @@ VARIANTS = {
 WARMUP_STEPS = 3
 
 
-def measure(config: Path, encoder: str, train: Path, lang: str, steps: int, overrides: Dict[str, Any]) -> Dict[str, Any]:
-    """Time `steps` training steps after a few untimed ones; runs in the child process."""
-    import random
-
+def training_steps(config: Path, encoder: str, train: Path, dev: Path, lang: str, overrides: Dict[str, Any]):
+    """The pipeline, its resolved [training] block, the training examples (augmenter applied, in
+    corpus order) and a function taking one step as `spacy train` does: `nlp.update` plus every
+    component's `finish_update` and the schedules' step. Shared with memory_probe."""
     from spacy.training.initialize import init_nlp
     from spacy.util import load_config, registry
 
-    config_overrides = {"paths.train": str(train), "paths.dev": str(train), "nlp.lang": lang,
+    config_overrides = {"paths.train": str(train), "paths.dev": str(dev), "nlp.lang": lang,
                         "components.transformer.model.name": encoder, **overrides}
     nlp = init_nlp(load_config(config, overrides=config_overrides, interpolate=False))
     config = nlp.config.interpolate()
     training = registry.resolve(config["training"], validate=False)
     corpus = registry.resolve({"corpus": config["corpora"]["train"]})["corpus"]
     examples = list(corpus(nlp))
-    random.Random(0).shuffle(examples)
-    batches = list(training["batcher"](examples))[:WARMUP_STEPS + steps]
     optimizer = training["optimizer"]
     trainable = [proc for _, proc in nlp.pipeline if getattr(proc, "is_trainable", False)]
 
@@ -65,6 +64,14 @@ def measure(config: Path, encoder: str, train: Path, lang: str, steps: int, over
             proc.finish_update(optimizer)
         optimizer.step_schedules()
 
+    return nlp, training, examples, step
+
+
+def measure(config: Path, encoder: str, train: Path, lang: str, steps: int, overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """Time `steps` training steps after a few untimed ones; runs in the child process."""
+    nlp, training, examples, step = training_steps(config, encoder, train, train, lang, overrides)
+    random.Random(0).shuffle(examples)
+    batches = list(training["batcher"](examples))[:WARMUP_STEPS + steps]
     for batch in batches[:WARMUP_STEPS]:
         step(batch)
     timed = batches[WARMUP_STEPS:]

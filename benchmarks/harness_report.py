@@ -164,8 +164,9 @@ def targets(runs: Dict[str, Any]) -> List[str]:
     if not ref or not ours:
         return []
     out = []
-    f1 = {name: {m: (entry_at(run, m).get("test") or {}).get("ents_f", 0.0) for m in ours["marks"] if entry_at(run, m)}
-          for name, run in (("ours", ours), (REFERENCE, ref))}
+    entries = {name: {m: entry_at(run, m) for m in ours["marks"]} for name, run in (("ours", ours), (REFERENCE, ref))}
+    f1 = {name: {m: (entry.get("test") or {}).get("ents_f", 0.0) for m, entry in at.items() if entry}
+          for name, at in entries.items()}
     common = [m for m in f1["ours"] if m in f1[REFERENCE]]
     behind = [m for m in common if f1["ours"][m] < f1[REFERENCE][m]]
     out.append(f"- ours F1 ≥ {REFERENCE} at every mark: {'no' if behind else 'yes'} "

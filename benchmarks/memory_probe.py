@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict
 
+from .bench_train_step import training_steps
 from .time_marks import process_memory_mb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,29 +30,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def probe(args: argparse.Namespace) -> Dict[str, Any]:
     from spacy.training import Corpus
-    from spacy.training.initialize import init_nlp
-    from spacy.util import load_config, registry
 
-    overrides = {"paths.train": str(args.train), "paths.dev": str(args.dev), "nlp.lang": args.lang,
-                 "components.transformer.model.name": args.encoder}
-    nlp = init_nlp(load_config(args.config, overrides=overrides, interpolate=False))
-    config = nlp.config.interpolate()
-    training = registry.resolve(config["training"], validate=False)
-    train_corpus = registry.resolve({"corpus": config["corpora"]["train"]})["corpus"]
-    examples = list(train_corpus(nlp))
+    nlp, training, examples, take_step = training_steps(args.config, args.encoder, args.train, args.dev, args.lang, {})
     dev = list(Corpus(str(args.dev))(nlp))
-    optimizer = training["optimizer"]
-    trainable = [proc for _, proc in nlp.pipeline if getattr(proc, "is_trainable", False)]
     malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim if args.trim else None
     rng = random.Random(0)
     samples, step, start = [], 0, time.perf_counter()
     while step < args.steps:
         rng.shuffle(examples)
         for batch in training["batcher"](examples):
-            nlp.update(batch, sgd=False, drop=training["dropout"])
-            for proc in trainable:
-                proc.finish_update(optimizer)
-            optimizer.step_schedules()
+            take_step(batch)
             step += 1
             if args.eval_every and step % args.eval_every == 0:
                 nlp.evaluate(dev)

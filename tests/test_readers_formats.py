@@ -108,6 +108,18 @@ def test_hashtags_are_tokens_and_comments_are_not():
     assert report.problems == [{"line": 2, "message": "comment inside a sentence: no blank line before it; the sentence ends here"}]
 
 
+def test_a_file_whose_every_token_starts_with_a_hash_is_read(tmp_path):
+    """Found by hypothesis: with no other token line, layout sniffing used to call it all comments."""
+    path = tmp_path / "only_hashtags.iob2"
+    path.write_text("# a comment\n#a\tB-PER\n#b\tO\n\n#c\tO\n", encoding="utf8")
+    docs, report = read_corpus(path)
+    assert [[t.text for t in doc] for doc in docs] == [["#a", "#b", "#c"]] and report.sentences == 2
+    assert ents(docs) == [("#a", "PER")]
+    path.write_text("# text = x\n# sent_id = 1\n\n", encoding="utf8")
+    with pytest.raises(CorpusError, match="no token lines found"):
+        read_corpus(path)
+
+
 def test_jsonl_dict_and_list_spans_with_overlap_policy():
     docs, report = read_corpus(FIXTURES / "spans.jsonl", "da")
     assert len(docs) == 3

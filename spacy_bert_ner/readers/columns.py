@@ -70,6 +70,12 @@ def sniff_layout(
                 ids_ok = False
             if len(sample) >= SNIFF_LINES:
                 break
+    if not sample:  # every token may start with `#`: `#hashtag O` lines ending in a tag are tokens
+        for n, line in enumerate(lines, 1):
+            if line.startswith("#") and len(line.split()) >= 2 and is_tag(line.split()[-1]):
+                sample.append(line)
+                first_line = first_line or n
+        sample, ids_ok = sample[:SNIFF_LINES], False
     if not sample:
         raise CorpusError(path, None, "no token lines found: the file holds only comments or blank lines")
     sep = "\t" if "\t" in sample[0] else None

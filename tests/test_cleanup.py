@@ -34,6 +34,27 @@ def test_trim_edges_but_keep_brackets_whose_partner_is_inside():
     assert stats == {"trimmed": 2, "merged": 0, "dropped": 0}
 
 
+def test_trim_removes_an_outer_pair_only_when_it_encloses_the_whole_span():
+    """(FN) og (EU) keeps both pairs; nested and doubled pairs go from the outside in; an edge
+    bracket or quote without its partner goes; quotes pair with the nearest quote."""
+    nlp = cleaner(trim=True)
+    cases = [
+        ("( FN ) og ( EU )", "( FN ) og ( EU )"),
+        ("( ( EU ) )", "EU"),
+        ("( EU ) )", "EU"),
+        ("( EU ( FN )", "EU ( FN )"),
+        ('" Nordisk " A/S "', '" Nordisk " A/S'),
+        ('" Politiken "', "Politiken"),
+        ("« Politiken »", "Politiken"),
+        ("» Politiken «", "Politiken"),
+        ("[ Danske ] Bank", "[ Danske ] Bank"),
+    ]
+    for text, expected in cases:
+        words = text.split()
+        got, _ = run(nlp, words, [True] * len(words), [(0, len(words), "ORG")])
+        assert got == [(expected, "ORG")], text
+
+
 def test_trim_removes_spans_of_only_punctuation_and_counts_them_dropped():
     nlp = cleaner(trim=True)
     got, stats = run(nlp, *QUOTED, [(2, 4, "MISC"), (5, 6, "ORG")])
@@ -78,8 +99,11 @@ def test_rules_run_in_order_trim_merge_drop():
     assert stats == {"trimmed": 2, "merged": 1, "dropped": 1}
 
 
-def test_saved_with_pipeline(tmp_path):
+def test_saved_with_pipeline_and_overridden_at_load_time(tmp_path):
     nlp = cleaner(trim=True, min_chars={"PER": 2})
     nlp.to_disk(tmp_path / "model")
     loaded = spacy.load(tmp_path / "model").get_pipe("bert_ner_cleanup")
     assert loaded.cfg == {"trim": True, "merge_adjacent": False, "min_chars": {"PER": 2}}
+    overridden = spacy.load(tmp_path / "model", config={"components": {"bert_ner_cleanup": {"trim": False}}})
+    got, stats = run(overridden, *QUOTED, [(0, 4, "ORG")])
+    assert got == [("»Politiken«,", "ORG")] and stats["trimmed"] == 0

@@ -117,14 +117,15 @@ def test_saved_pipeline_loads_with_policy(tmp_path):
     assert loaded.pipe_names == nlp.pipe_names
     assert [(e.text, e.label_) for e in loaded(text).ents] == expected
     assert loaded.config["components"]["bert_ner_overlap"]["policy"]["labels"] == ["LOC"]
-    assert (tmp_path / "model" / "bert_ner_overlap" / "cfg").exists()
+    assert not (tmp_path / "model" / "bert_ner_overlap").exists()  # settings live in config.cfg only
 
 
-def test_settings_changed_in_code_are_saved(tmp_path):
-    nlp = ruler_pipeline()
-    nlp.get_pipe("bert_ner_overlap").cfg["span_keys"] = []
-    nlp.to_disk(tmp_path / "model")
-    doc = spacy.load(tmp_path / "model")("Anders Fogh besøgte Københavns Universitet")
-    assert [(e.text, e.label_) for e in doc.ents] == [("Københavns Universitet", "ORG")]
-    fresh = ruler_pipeline().get_pipe("bert_ner_overlap")
-    assert fresh.from_bytes(nlp.get_pipe("bert_ner_overlap").to_bytes()).cfg["span_keys"] == []
+def test_a_load_time_override_changes_what_the_saved_pipeline_does(tmp_path):
+    """spacy.load(..., config=...) must win over what was saved: settings belong to the config."""
+    text = "Anders Fogh besøgte Københavns Universitet"
+    ruler_pipeline().to_disk(tmp_path / "model")
+    default = spacy.load(tmp_path / "model")
+    assert [(e.text, e.label_) for e in default(text).ents] == [("Anders Fogh", "PER"), ("Københavns", "LOC")]
+    loaded = spacy.load(tmp_path / "model", config={"components": {"bert_ner_overlap": {"span_keys": []}}})
+    assert loaded.config["components"]["bert_ner_overlap"]["span_keys"] == []
+    assert [(e.text, e.label_) for e in loaded(text).ents] == [("Københavns Universitet", "ORG")]

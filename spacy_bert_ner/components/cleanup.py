@@ -5,8 +5,9 @@ entity, one name split into two same-label entities (`B-PER B-PER`), one-letter 
 Each rule is off by default; when on, they run in this order on `doc.ents`:
 
 1. `trim`: drop leading and trailing punctuation and whitespace tokens. A bracket or quote is
-   kept when its partner is inside the span ("Hvidovre (Kommune)"); a pair wrapping the
-   whole span is removed ("(FN)" -> "FN"). A span left empty is removed.
+   kept when its partner is inside the span ("Hvidovre (Kommune)"); a pair is removed only when
+   it encloses the whole span ("(FN)" -> "FN", while "(FN) og (EU)" stays). A span left empty
+   is removed.
 2. `merge_adjacent`: merge neighbouring spans of the same label separated by nothing or
    only whitespace. This also joins genuinely separate entities written side by side.
 3. `min_chars`: remove spans whose text is shorter than `min_chars[label]` characters.
@@ -17,31 +18,47 @@ What changed is counted per doc in `doc.user_data[<component name>]`:
 """
 from typing import Any, Dict, Iterable, List, Tuple
 
-import srsly
-from spacy import util
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 PAIRS = {"(": ")", "[": "]", "{": "}", '"': '"', "'": "'", "«": "»", "»": "«", "“": "”",
          "„": "“", "‘": "’", "‹": "›", "「": "」", "『": "』", "（": "）"}
-CLOSERS = {close: open_ for open_, close in PAIRS.items()}
 
 
 def _trimmable(token) -> bool:
     return token.is_punct or token.is_space
 
 
+def matched_pairs(texts: List[str]) -> Dict[int, int]:
+    """Brackets and quotes matched left to right with nesting, both ends mapped to each other:
+    a mark closes the innermost open one it completes, else opens one if it can."""
+    stack: List[int] = []
+    matched: Dict[int, int] = {}
+    for i, text in enumerate(texts):
+        if stack and PAIRS.get(texts[stack[-1]]) == text:
+            j = stack.pop()
+            matched[i], matched[j] = j, i
+        elif text in PAIRS:
+            stack.append(i)
+    return matched
+
+
 def trim_span(span: Span) -> Tuple[int, int]:
-    """Token boundaries of `span` without edge punctuation and whitespace."""
+    """Token boundaries of `span` without edge punctuation and whitespace.
+
+    An outer bracket or quote pair goes only when it encloses the whole span ("(FN)" -> "FN", not
+    "(FN) og (EU)" -> "FN) og (EU"); an edge bracket whose partner is inside the span stays
+    ("Hvidovre (Kommune)").
+    """
     doc, start, end = span.doc, span.start, span.end
     while start < end:
-        first, last = doc[start], doc[end - 1]
-        inner = [t.text for t in doc[start + 1:end - 1]]
-        if end - start > 1 and PAIRS.get(first.text) == last.text and _trimmable(first):
+        matched = matched_pairs([t.text for t in doc[start:end]])
+        last = end - start - 1
+        if last > 0 and _trimmable(doc[start]) and matched.get(0) == last:
             start, end = start + 1, end - 1
-        elif _trimmable(first) and PAIRS.get(first.text) not in inner + [last.text]:
+        elif _trimmable(doc[start]) and 0 not in matched:
             start += 1
-        elif _trimmable(last) and CLOSERS.get(last.text) not in [first.text] + inner:
+        elif _trimmable(doc[end - 1]) and last not in matched:
             end -= 1
         else:
             break
@@ -89,6 +106,8 @@ class SpanCleaner:
     """Apply the enabled clean-up rules to `doc.ents` and count their changes."""
 
     def __init__(self, name: str, *, trim: bool, merge_adjacent: bool, min_chars: Dict[str, int]):
+        # Settings come from the config, so they can be changed at load time
+        # (`spacy.load(name, config=...)`); the component has no data to save.
         self.name = name
         self.cfg: Dict[str, Any] = {
             "trim": trim, "merge_adjacent": merge_adjacent, "min_chars": dict(min_chars),
@@ -108,20 +127,6 @@ class SpanCleaner:
             doc.ents = spans
         doc.user_data[self.name] = stats
         return doc
-
-    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        return util.to_bytes({"cfg": lambda: srsly.json_dumps(self.cfg)}, exclude)
-
-    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = tuple()) -> "SpanCleaner":
-        util.from_bytes(data, {"cfg": lambda b: self.cfg.update(srsly.json_loads(b))}, exclude)
-        return self
-
-    def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
-        util.to_disk(util.ensure_path(path), {"cfg": lambda p: srsly.write_json(p, self.cfg)}, exclude)
-
-    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "SpanCleaner":
-        util.from_disk(util.ensure_path(path), {"cfg": lambda p: self.cfg.update(srsly.read_json(p))}, exclude)
-        return self
 
 
 @Language.factory(

@@ -14,8 +14,6 @@ the span keys in config order, spans within a source in their stored order.
 import math
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional
 
-import srsly
-from spacy import util
 from spacy.language import Language
 from spacy.tokens import Doc, Span, SpanGroup
 from spacy.util import registry
@@ -77,6 +75,8 @@ class OverlapResolver:
                 f"[{name}] output_key '{output_key}' is also in span_keys: the component "
                 "would read its own output. Choose another output_key."
             )
+        # Settings come from the config, so they can be changed at load time
+        # (`spacy.load(name, config=...)`); the component has no data to save.
         self.name = name
         self.policy = policy
         self.cfg: Dict[str, Any] = {
@@ -117,21 +117,6 @@ class OverlapResolver:
         )
         return doc
 
-    # The settings are serialized so that changes made in code after construction are
-    # saved with the pipeline; the policy comes from the config, as functions cannot be saved.
-    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        return util.to_bytes({"cfg": lambda: srsly.json_dumps(self.cfg)}, exclude)
-
-    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = tuple()) -> "OverlapResolver":
-        util.from_bytes(data, {"cfg": lambda b: self.cfg.update(srsly.json_loads(b))}, exclude)
-        return self
-
-    def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
-        util.to_disk(util.ensure_path(path), {"cfg": lambda p: srsly.write_json(p, self.cfg)}, exclude)
-
-    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "OverlapResolver":
-        util.from_disk(util.ensure_path(path), {"cfg": lambda p: self.cfg.update(srsly.read_json(p))}, exclude)
-        return self
 
 
 @Language.factory(

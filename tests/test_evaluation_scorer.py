@@ -1,5 +1,6 @@
 """The span scorer equals seqeval's strict IOB2 scores; bootstrap and error analysis behave."""
 import warnings
+from collections import Counter
 from typing import List
 
 import pytest
@@ -130,15 +131,78 @@ def test_semeval_schemas():
 def test_error_kinds_and_confusion():
     result = analysis.analyse(FIXTURES)
     counts = result["error_counts"]
-    assert counts == {"wrong_type": 1, "too_wide": 5, "too_narrow": 3, "overlap": 1,
-                      "wrong_type_and_boundary": 1, "missed": 1, "spurious": 1}
+    # Sentences 8 and 12 (gold spans merged into one prediction) and 9 (one gold span split in
+    # two): one pair each, the other span merged or split.
+    assert counts == {"wrong_type": 1, "too_wide": 3, "too_narrow": 2, "overlap": 1, "wrong_type_and_boundary": 1,
+                      "merged": 2, "split": 1, "missed": 1, "spurious": 1}
     conf = result["confusion"]
     cell = lambda r, c: conf["matrix"][conf["rows"].index(r)][conf["columns"].index(c)]  # noqa: E731
     assert cell("ORG", "LOC") == 1 and cell("MISC", "missed") == 1 and cell("spurious", "MISC") == 1
+    assert cell("PER", "PER") == 4 and cell("PER", "missed") == 2 and cell("spurious", "LOC") == 1
     assert len(result["errors"]) == sum(counts.values())
     merged = [e for e in result["errors"] if e["sentence"] == 8]
-    assert [e["kind"] for e in merged] == ["too_wide", "too_wide"]
+    assert [e["kind"] for e in merged] == ["too_wide", "merged"]
     assert merged[0]["pred"] == {"start": 0, "end": 3, "label": "PER", "text": "w0 w1 w2"}
+    assert merged[1]["gold"]["start"] == 2 and merged[1]["pred"] is None
+    assert merged[1]["overlapping"] == [merged[0]["pred"]]
+
+
+@pytest.mark.parametrize("gold, pred, expected", [
+    # The longest shared part first: 0-4 pairs with 0-3; 1-2 is split off, 3-4 merged.
+    ([(0, 3, "PER"), (3, 4, "PER")], [(0, 4, "PER"), (1, 2, "PER")], ["too_wide", "merged", "split"]),
+    # At equal overlap the same type first.
+    ([(0, 3, "LOC")], [(0, 1, "ORG"), (2, 3, "LOC")], ["too_narrow", "split"]),
+    # At equal overlap identical boundaries before the same type.
+    ([(0, 2, "PER")], [(0, 3, "PER"), (0, 2, "LOC")], ["wrong_type", "split"]),
+    # Identical spans always pair, even when another prediction covers more.
+    ([(0, 2, "PER"), (2, 3, "LOC")], [(0, 2, "PER"), (0, 3, "LOC")], ["correct", "too_wide"]),
+    # Overlapping nothing: missed and spurious.
+    ([(0, 1, "PER")], [(1, 2, "PER")], ["missed", "spurious"]),
+])
+def test_pairing_rule(gold, pred, expected):
+    assert [a["kind"] for a in analysis.align(S(6, gold, pred))] == expected
+
+
+@st.composite
+def span_corpora(draw):
+    label = st.sampled_from(["PER", "LOC", "ORG"])
+    sentences = []
+    for n in draw(st.lists(st.integers(1, 9), min_size=1, max_size=4)):
+        def spans():
+            starts = draw(st.lists(st.integers(0, n - 1), max_size=5))
+            return [(s, draw(st.integers(s + 1, n)), draw(label)) for s in starts]
+        sentences.append(S(n, spans(), spans()))
+    return sentences
+
+
+@settings(max_examples=300, deadline=None)
+@given(span_corpora())
+def test_each_span_is_in_one_cell_and_one_error_record(sentences):
+    """Any spans (also overlapping ones on one side): the matrix adds up to the gold and predicted counts."""
+    result = analysis.analyse(sentences)
+    gold = Counter(s[2] for sent in sentences for s in sent.gold)
+    pred = Counter(s[2] for sent in sentences for s in sent.pred)
+    conf = result["confusion"]
+    rows = dict(zip(conf["rows"], conf["matrix"]))
+    assert {r: sum(row) for r, row in rows.items() if r != "spurious" and sum(row)} == dict(gold)
+    columns = {c: sum(row[j] for row in conf["matrix"]) for j, c in enumerate(conf["columns"])}
+    assert {c: n for c, n in columns.items() if c != "missed" and n} == dict(pred)
+    assert rows["spurious"][conf["columns"].index("missed")] == 0
+    counts = result["error_counts"]
+    tp = scorer.score(sentences)["ents_counts"]["tp"]
+    paired_errors = sum(counts[k] for k in ("wrong_type", "too_wide", "too_narrow", "overlap", "wrong_type_and_boundary"))
+    assert tp + paired_errors + counts["missed"] + counts["merged"] == sum(gold.values())
+    assert tp + paired_errors + counts["spurious"] + counts["split"] == sum(pred.values())
+    assert columns["missed"] == counts["missed"] + counts["merged"]
+    assert sum(rows["spurious"]) == counts["spurious"] + counts["split"]
+    assert len(result["errors"]) == sum(counts.values())
+    for sent in sentences:
+        for a in analysis.align(sent):
+            if a["gold"] and a["pred"]:
+                assert analysis.shared(a["gold"], a["pred"]) > 0
+            elif a["kind"] in ("missed", "spurious"):
+                other = sent.pred if a["gold"] else sent.gold
+                assert not any(analysis.shared(a["gold"] or a["pred"], s) > 0 for s in other)
 
 
 def test_bootstrap_is_seeded_and_brackets_the_score():

@@ -47,7 +47,7 @@ def plot_confusion(confusion: Dict[str, object], path: Path) -> Path:
             ax.text(j, i, int(matrix[i, j]), ha="center", va="center",
                     color="white" if matrix[i, j] > threshold else "black")
     fig.colorbar(image, ax=ax)
-    ax.set_title("Entity type confusion (aligned spans)")
+    ax.set_title("Entity type confusion (paired spans)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -58,7 +58,10 @@ def md_table(header: List[str], rows: List[List[object]]) -> str:
 def mark(example: Dict[str, object]) -> str:
     gold, pred = example["gold"], example["pred"]
     show = lambda s: f"`{s['text']}` ({s['label']}, tokens {s['start']}-{s['end']})" if s else "nothing"  # noqa: E731
-    return f"- gold {show(gold)}, predicted {show(pred)}: \"{example['text']}\""
+    line = f"- gold {show(gold)}, predicted {show(pred)}"
+    if example.get("overlapping"):
+        line += f" (overlapping {', '.join(map(show, example['overlapping']))}, paired elsewhere)"
+    return line + f": \"{example['text']}\""
 
 
 def render_markdown(metrics: Dict[str, object], plots: Dict[str, str],
@@ -100,9 +103,10 @@ def render_markdown(metrics: Dict[str, object], plots: Dict[str, str],
         "",
         "## Type confusion",
         "",
-        "Rows: gold type (`spurious`: no gold entity); columns: predicted type (`missed`: no "
-        "prediction). Cells count aligned span pairs, so boundary errors of the right type sit on "
-        "the diagonal.",
+        "Rows: gold type (`spurious`: prediction paired with no gold entity); columns: predicted type "
+        "(`missed`: gold entity paired with no prediction). Each gold entity is paired with at most one "
+        "overlapping prediction, the longest overlap first, so rows add up to the gold and columns to "
+        "the predicted entities, and boundary errors of the right type sit on the diagonal.",
         "",
     ]
     conf = metrics["confusion"]

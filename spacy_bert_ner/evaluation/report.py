@@ -41,6 +41,9 @@ def print_scores(metrics: Dict[str, object]) -> None:
     rows = [[schema, pct(s["p"]), pct(s["r"]), pct(s["f"])] for schema, s in metrics["semeval"].items()]
     rows.append(["token accuracy (incl. O)", "", "", pct(metrics["ents_token_acc"])])
     msg.table(rows, header=["SemEval-2013 schema", "P", "R", "F"], aligns=["l", "r", "r", "r"])
+    schemas = list(metrics["semeval"])
+    msg.table([[label, *(pct(per[k]["f"]) for k in schemas)] for label, per in metrics["semeval_per_type"].items()],
+              header=["Type"] + [f"{k} F" for k in schemas], aligns=["l"] + ["r"] * len(schemas))
     errors = [[kind, n] for kind, n in most_frequent(metrics["error_counts"])]
     msg.table(errors, header=["Error pattern", "Count"], aligns=["l", "r"])
 
@@ -62,6 +65,14 @@ def mark(example: Dict[str, object]) -> str:
     if example.get("overlapping"):
         line += f" (overlapping {', '.join(map(show, example['overlapping']))}, paired elsewhere)"
     return line + f": \"{example['text']}\""
+
+
+SEMEVAL_HEADER = ["COR", "INC", "PAR", "MIS", "SPU", "Possible", "Actual", "P", "R", "F"]
+
+
+def semeval_cells(s: Dict[str, object]) -> List[object]:
+    return [s["cor"], s["inc"], s["par"], s["mis"], s["spu"], s["possible"], s["actual"],
+            pct(s["p"]), pct(s["r"]), pct(s["f"])]
 
 
 def render_markdown(metrics: Dict[str, object], plots: Dict[str, str],
@@ -95,11 +106,20 @@ def render_markdown(metrics: Dict[str, object], plots: Dict[str, str],
         "## Partial matches (SemEval-2013)",
         "",
         "strict: boundaries and type; exact: boundaries only; partial: overlap counts half; "
-        "ent_type: type right and spans overlap (definitions of nervaluate).",
+        "ent_type: type right and spans overlap (definitions and counts of nervaluate 1.2). Each gold "
+        "entity is counted once (Possible = COR+INC+PAR+MIS) and each prediction once "
+        "(Actual = COR+INC+PAR+SPU).",
         "",
-        md_table(["Schema", "COR", "INC", "PAR", "MIS", "SPU", "P", "R", "F"],
-                 [[k, s["cor"], s["inc"], s["par"], s["mis"], s["spu"], pct(s["p"]), pct(s["r"]), pct(s["f"])]
-                  for k, s in metrics["semeval"].items()]),
+        md_table(["Schema"] + SEMEVAL_HEADER, [[k] + semeval_cells(s) for k, s in metrics["semeval"].items()]),
+        "",
+        "### Partial matches per type",
+        "",
+        "Only gold and predicted entities of the type are compared, so a prediction of the wrong "
+        "type is MIS for the gold type and SPU for its own.",
+        "",
+        md_table(["Type", "Schema"] + SEMEVAL_HEADER,
+                 [[label, k] + semeval_cells(s)
+                  for label, per in metrics["semeval_per_type"].items() for k, s in per.items()]),
         "",
         "## Type confusion",
         "",

@@ -4,11 +4,14 @@ A sentence is its tokens plus gold and predicted spans `(start, end, label)` in 
 offsets, `end` exclusive as in spaCy. Strict scores count a prediction as correct only when
 start, end and label all match a gold span; they equal seqeval's strict IOB2 scores
 (`mode="strict", scheme=IOB2`), including its convention that an undefined ratio (no
-predictions, no gold) is 0. Partial-match scores follow SemEval-2013 task 9.1 as defined by
-nervaluate (schemas strict, exact, partial, ent_type).
+predictions, no gold) is 0. Partial-match scores follow SemEval-2013 task 9.1 as
+nervaluate 1.2 defines and counts them (schemas strict, exact, partial, ent_type), overall and
+per type; tests assert equality with nervaluate, which is not needed at run time. They treat
+spans as non-empty half-open intervals of any unit. Where no two gold and no two predicted
+spans overlap (as in spaCy's `doc.ents`), the strict schema equals the strict scores.
 """
 from collections import Counter
-from typing import Dict, Iterable, List, NamedTuple, Sequence, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..readers.schemes import encode_iob2 as iob2_tags
 
@@ -89,48 +92,69 @@ def token_accuracy(sentences: Sequence[Sentence]) -> float:
     return right / total if total else 0.0
 
 
-SEMEVAL_SCHEMAS = ("strict", "exact", "partial", "ent_type")
+# nervaluate's default `min_overlap_percentage`: a prediction overlaps a gold span when the
+# part they share is at least this share of the gold span (with character offsets, one shared
+# character is too little for a gold span over 100 characters).
+MIN_OVERLAP_PERCENT = 1.0
+# When a prediction is right under a schema (COR); overlapping otherwise it is INC (PAR for partial).
+SEMEVAL_CORRECT = {
+    "strict": lambda gold, pred: gold == pred,
+    "exact": lambda gold, pred: gold[:2] == pred[:2],
+    "partial": lambda gold, pred: gold[:2] == pred[:2],
+    "ent_type": lambda gold, pred: gold[2] == pred[2],
+}
+SEMEVAL_SCHEMAS = tuple(SEMEVAL_CORRECT)
+
+
+def semeval_overlaps(gold: Span, pred: Span) -> bool:
+    """nervaluate's overlap test, on half-open intervals (nervaluate's are closed)."""
+    shared = min(gold[1], pred[1]) - max(gold[0], pred[0])
+    return shared > 0 and shared / (gold[1] - gold[0]) * 100.0 >= MIN_OVERLAP_PERCENT
 
 
 def semeval_counts(gold: Sequence[Span], pred: Sequence[Span]) -> Dict[str, Counter]:
-    """COR/INC/PAR/MIS/SPU counts of one sentence per schema, following nervaluate.
+    """COR/INC/PAR/MIS/SPU counts of one sentence per schema, as nervaluate 1.2 counts them.
 
-    Each prediction is compared with the first gold span that has its boundaries or
-    overlaps it; gold spans no prediction touched are missed.
+    Predictions are taken in order, and each is matched with at most one overlapping gold
+    span that no earlier prediction took: one it is right for under the schema (COR; for
+    ent_type the one with the nearest boundaries, for the others the first), else the
+    first overlapping one (INC, PAR for partial). A prediction matched with nothing is SPU,
+    a gold span left unmatched MIS; so COR+INC+PAR+MIS is the number of gold spans and
+    COR+INC+PAR+SPU the number of predictions.
     """
-    counts = {schema: Counter() for schema in SEMEVAL_SCHEMAS}
-    touched = set()
-
-    def add(strict: str, exact: str, partial: str, ent_type: str) -> None:
-        for schema, kind in zip(SEMEVAL_SCHEMAS, (strict, exact, partial, ent_type)):
-            counts[schema][kind] += 1
-
-    for ps, pe, pl in pred:
-        if (ps, pe, pl) in gold:
-            touched.add(gold.index((ps, pe, pl)))
-            add("COR", "COR", "COR", "COR")
-            continue
-        for i, (gs, ge, gl) in enumerate(gold):
-            if (gs, ge) == (ps, pe):
-                add("INC", "COR", "COR", "INC")
-            elif gs < pe and ps < ge:
-                add("INC", "INC", "PAR", "COR" if gl == pl else "INC")
+    counts = {}
+    for schema, right in SEMEVAL_CORRECT.items():
+        c: Counter = Counter({"COR": 0, "INC": 0, "PAR": 0, "MIS": 0, "SPU": 0})
+        taken = set()
+        for p in pred:
+            overlapping = [i for i, g in enumerate(gold) if i not in taken and semeval_overlaps(g, p)]
+            correct = [i for i in overlapping if right(gold[i], p)]
+            if correct:
+                taken.add(min(correct, key=lambda i: abs(gold[i][0] - p[0]) + abs(gold[i][1] - p[1])))
+                c["COR"] += 1
+            elif overlapping:
+                taken.add(overlapping[0])
+                c["PAR" if schema == "partial" else "INC"] += 1
             else:
-                continue
-            touched.add(i)
-            break
-        else:
-            add("SPU", "SPU", "SPU", "SPU")
-    for _ in range(len(gold) - len(touched)):
-        add("MIS", "MIS", "MIS", "MIS")
+                c["SPU"] += 1
+        c["MIS"] = len(gold) - len(taken)
+        counts[schema] = c
     return counts
 
 
-def semeval_scores(sentences: Sequence[Sentence]) -> Dict[str, Dict[str, float]]:
-    """SemEval-2013 scores: strict/exact count only COR; partial/ent_type give PAR half."""
+def semeval_scores(sentences: Sequence[Sentence], label: Optional[str] = None) -> Dict[str, Dict[str, float]]:
+    """SemEval-2013 scores: strict/exact count only COR; partial/ent_type give PAR half.
+
+    With `label`, only gold and predicted spans of that type take part, as in nervaluate's
+    per-type results: a prediction of the wrong type is MIS for the gold type and SPU for
+    its own.
+    """
     totals = {schema: Counter() for schema in SEMEVAL_SCHEMAS}
     for sent in sentences:
-        for schema, c in semeval_counts(sent.gold, sent.pred).items():
+        gold, pred = sent.gold, sent.pred
+        if label is not None:
+            gold, pred = [s for s in gold if s[2] == label], [s for s in pred if s[2] == label]
+        for schema, c in semeval_counts(gold, pred).items():
             totals[schema].update(c)
     result = {}
     for schema, c in totals.items():
@@ -152,6 +176,7 @@ def score(sentences: Sequence[Sentence]) -> Dict[str, object]:
     scores = strict_scores(sum_counts(sentence_counts(s) for s in sentences))
     scores["ents_token_acc"] = token_accuracy(sentences)
     scores["semeval"] = semeval_scores(sentences)
+    scores["semeval_per_type"] = {label: semeval_scores(sentences, label) for label in scores["ents_per_type"]}
     scores["n_sentences"] = len(sentences)
     scores["n_tokens"] = sum(len(s.tokens) for s in sentences)
     return scores

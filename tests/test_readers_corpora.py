@@ -48,3 +48,51 @@ def test_serbian_oth_mapped_to_o_drops_exactly_oth(shared_data):
     docs, report = read_corpus(shared_data / "uner_serbian_set/sr_set-ud-train.iob2", label_map={"OTH": "O"})
     assert report.to_dict()["dropped"] == 355 and "OTH" not in report.entities
     assert sum(len(doc.ents) for doc in docs) == 5377 - 355
+
+
+# Portuguese contractions of UD Bosque: the UNER files write their syntactic words ("em a"),
+# UD's CoNLL-U writes the surface token once ("na") over those words.
+CONTRACTIONS = {("em", "a"): "na", ("em", "os"): "nos", ("a", "a"): "à", ("a", "as"): "às", ("de", "o"): "do",
+                ("por", "os"): "pelos"}
+
+
+def as_ud_conllu(words, tags, merge_at):
+    """One sentence as UD CoNLL-U, the words at `merge_at` (first of a pair) under a multiword token."""
+    lines, surface, i = [], [], 0
+    while i < len(words):
+        if i in merge_at:
+            form = CONTRACTIONS[(words[i], words[i + 1])]
+            lines.append(f"{i + 1}-{i + 2}\t{form}\t_\t_\t_\t_\t_\t_\t_\t_")
+            surface.append(form)
+            for j in (i, i + 1):
+                lines.append(f"{j + 1}\t{words[j]}\t_\t_\t_\t_\t_\t_\t_\tname={tags[j]}")
+            i += 2
+            continue
+        no_space = i + 1 < len(words) and words[i + 1] in ",."
+        lines.append(f"{i + 1}\t{words[i]}\t_\t_\t_\t_\t_\t_\t_\t{'SpaceAfter=No|' if no_space else ''}name={tags[i]}")
+        surface.append(words[i] + ("" if no_space else " "))
+        i += 1
+    text = "".join(w if w.endswith(" ") or w in ",." else w + " " for w in surface).strip()
+    return "\n".join([f"# text = {text}", *lines, "", ""]), text
+
+
+def test_a_real_ud_portuguese_sentence_keeps_its_contractions(shared_data, tmp_path):
+    """UD Bosque's sentence batch-0025-0029, rebuilt as CoNLL-U with its multiword tokens na, à,
+    do, às, pelos, nos: the Doc's text is the surface text, the entities are unchanged."""
+    lines = (shared_data / "uner_portuguese_bosque/pt_bosque-ud-dev.iob2").read_text(encoding="utf8").splitlines()
+    start = lines.index("# sent_id = batch-0025-0029") + 2
+    rows = [line.split("\t") for line in lines[start:start + 61]]
+    words, tags = [r[1] for r in rows], [r[2] for r in rows]
+    merge_at = {8, 15, 24, 36, 40, 53}  # em a, a a, de o, a as, por os, em os
+    assert all((words[i], words[i + 1]) in CONTRACTIONS for i in merge_at)
+    conllu, text = as_ud_conllu(words, tags, merge_at)
+    assert {"na", "do", "pelos"} <= set(text.split())
+    (tmp_path / "bosque.conllu").write_text(conllu, encoding="utf8")
+    docs, report = read_corpus(tmp_path / "bosque.conllu", "pt")
+    (doc,) = docs
+    assert doc.text.strip() == text
+    assert "na Transilvânia" in doc.text and "pelos magiares" in doc.text and "em a" not in doc.text
+    assert [(e.text, e.label_) for e in doc.ents] == [
+        ("Bucareste", "LOC"), ("Hungria", "LOC"), ("Transilvânia", "LOC"), ("Roménia", "LOC"),
+        ("Império Austro-Hungaro", "LOC")]
+    assert report.multiword_tokens == len(merge_at) == 6 and not report.problems

@@ -84,11 +84,40 @@ def test_conllu_spaceafter_misc_name_newdoc_and_empty_nodes():
     assert report.tokens == 15  # the empty node 3.1 is not a token
 
 
-def test_conllu_multiword_tokens_and_ne_key():
-    docs, _ = read_corpus(FIXTURES / "mwt.conllu")
-    assert [t.text for t in docs[0]] == ["Vivo", "em", "a", "Lisboa", "."]
-    assert docs[0].text == "Vivo em a Lisboa. "
+def test_conllu_multiword_tokens_keep_the_surface_text_and_ne_key():
+    """The text is what production sees: "na", not the syntactic words "em a"."""
+    docs, report = read_corpus(FIXTURES / "mwt.conllu")
+    assert [t.text for t in docs[0]] == ["Vivo", "na", "Lisboa", "."]
+    assert docs[0].text == "Vivo na Lisboa. "
     assert ents(docs) == [("Lisboa", "LOC")]
+    assert report.multiword_tokens == 1 and report.tokens == 4
+
+
+def test_an_entity_edge_inside_a_multiword_token_widens_the_entity_and_is_reported(tmp_path):
+    """`do` = `de o` with the entity starting at `o`: the entity covers `do`, with the line named;
+    an entity that would then share the token with another is dropped and counted."""
+    path = tmp_path / "edge.conllu"
+    path.write_text("\n".join([
+        "# text = Falou do Conselho e da Maria.",
+        "1\tFalou\t_\t_\t_\t_\t_\t_\t_\tname=O",
+        "2-3\tdo\t_\t_\t_\t_\t_\t_\t_\t_",
+        "2\tde\t_\t_\t_\t_\t_\t_\t_\tname=O",
+        "3\to\t_\t_\t_\t_\t_\t_\t_\tname=B-ORG",
+        "4\tConselho\t_\t_\t_\t_\t_\t_\t_\tname=I-ORG",
+        "5\te\t_\t_\t_\t_\t_\t_\t_\tname=O",
+        "6-7\tda\t_\t_\t_\t_\t_\t_\t_\t_",
+        "6\tde\t_\t_\t_\t_\t_\t_\t_\tname=B-LOC",
+        "7\ta\t_\t_\t_\t_\t_\t_\t_\tname=B-PER",
+        "8\tMaria\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No|name=I-PER",
+        "9\t.\t_\t_\t_\t_\t_\t_\t_\tname=O", "", ""]), encoding="utf8")
+    docs, report = read_corpus(path, "pt")
+    assert docs[0].text == "Falou do Conselho e da Maria. "
+    assert ents(docs) == [("do Conselho", "ORG"), ("da", "LOC")]
+    assert report.multiword_tokens == 2
+    assert report.problem_counts == {"entity edge inside a multiword token": 2,
+                                     "entity dropped in a multiword token": 1}
+    assert report.dropped == {"PER": 1}
+    assert [p["line"] for p in report.problems] == [3, 8, 8]
 
 
 def test_conllx_tag_in_given_column():

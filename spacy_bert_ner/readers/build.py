@@ -6,7 +6,7 @@ for a transformer's window, small enough to batch well). Sentence starts are set
 every token, and tokens outside entities are marked O (not missing), so the Docs train
 and score as fully annotated.
 """
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
@@ -33,6 +33,55 @@ def text_spaces(words: List[str], text: str) -> Optional[List[bool]]:
     if text[pos:].strip():
         return None
     return spaces
+
+
+def surface_tokens(sent: Sentence, spaces: List[bool]) -> Tuple[List[str], List[bool], List[int]]:
+    """The tokens as written (a multiword token as one: `na`, not `em a`), their spaces, and the
+    token index of each syntactic word."""
+    if not sent.merges:
+        return sent.words, spaces, list(range(len(sent.words)))
+    merges = {first: (end, form) for first, end, form, _ in sent.merges}
+    tokens: List[str] = []
+    token_spaces: List[bool] = []
+    index: List[int] = []
+    i = 0
+    while i < len(sent.words):
+        end, form = merges.get(i, (i + 1, sent.words[i]))
+        index.extend([len(tokens)] * (end - i))
+        tokens.append(form)
+        token_spaces.append(spaces[end - 1])
+        i = end
+    return tokens, token_spaces, index
+
+
+def merge_spans(sent: Sentence, spans: List[Tuple[int, int, str]], index: List[int], report: FileReport,
+                ) -> List[Tuple[int, int, str]]:
+    """Word spans -> token spans. An entity edge inside a multiword token widens the entity to the
+    whole token (reported with the token's line); an entity that then overlaps the one before it
+    is dropped (reported)."""
+    if not sent.merges:
+        return spans
+    lines = {}
+    for first, end, form, line in sent.merges:
+        lines.update({i: (form, line) for i in range(first, end)})
+    out: List[Tuple[int, int, str]] = []
+    for start, end, label in spans:
+        token_start, token_end = index[start], index[end - 1] + 1
+        if out and token_start < out[-1][1]:
+            form, line = lines.get(start, (sent.words[start], sent.lines[start]))
+            report.dropped[label] += 1
+            report.problem(line, "entity dropped in a multiword token",
+                           f"{label} over {' '.join(sent.words[start:end])!r} shares {form!r} with "
+                           f"{out[-1][2]} before it")
+            continue
+        for word, inside in ((start, start > 0 and index[start - 1] == token_start),
+                             (end - 1, end < len(index) and index[end] == token_end - 1)):
+            if inside:
+                form, line = lines[word]
+                report.problem(line, "entity edge inside a multiword token",
+                               f"{label} over {' '.join(sent.words[start:end])!r} covers all of {form!r}")
+        out.append((token_start, token_end, label))
+    return out
 
 
 def group_documents(sentences: List[Sentence], n_sents: int) -> Iterator[List[Sentence]]:
@@ -95,20 +144,24 @@ def sentences_to_docs(
         ents = []
         for sent in group:
             offset = len(words)
-            sent_spaces = sent.spaces
-            if sent_spaces is None and sent.text is not None:
-                sent_spaces = text_spaces(sent.words, sent.text)
-                if sent_spaces is None:
+            tokens, sent_spaces, index = surface_tokens(sent, sent.spaces or [True] * len(sent.words))
+            report.multiword_tokens += len(sent.merges)
+            if sent.text is not None:  # the raw text decides the spacing where it spells out the tokens
+                from_text = text_spaces(tokens, sent.text)
+                if from_text is None:
                     report.problem(
                         sent.text_line, "text does not match the tokens",
-                        "`# text` differs from the tokens; a space follows each token of this sentence",
+                        "`# text` differs from the tokens; "
+                        + ("SpaceAfter decides the spacing" if sent.spaces is not None else
+                           "a space follows each token of this sentence"),
                     )
                 else:
+                    sent_spaces = from_text
                     sent_spaces[-1] = True
-            words.extend(sent.words)
-            spaces.extend(sent_spaces or [True] * len(sent.words))
+            words.extend(tokens)
+            spaces.extend(sent_spaces)
             starts.append(True)
-            starts.extend([False] * (len(sent.words) - 1))
+            starts.extend([False] * (len(tokens) - 1))
             spans, repaired = decode(sent.tags, scheme)
             for start in repaired:
                 label = parse_tag(sent.tags[start])[1]
@@ -117,12 +170,14 @@ def sentences_to_docs(
                     sent.lines[start], "repaired span",
                     f"{sent.tags[start]} continues no span of its label; it starts a new one",
                 )
+            mapped = []
             for start, end, label in spans:
                 new = report.map_label(label, label_map)
-                if new is None:
-                    continue
-                report.entities[new] += 1
-                ents.append((offset + start, offset + end, new))
+                if new is not None:
+                    mapped.append((start, end, new))
+            for start, end, label in merge_spans(sent, mapped, index, report):
+                report.entities[label] += 1
+                ents.append((offset + start, offset + end, label))
         doc = Doc(vocab, words=words, spaces=spaces, sent_starts=starts)
         doc.ents = [Span(doc, start, end, label=label) for start, end, label in ents]
         docs.append(doc)

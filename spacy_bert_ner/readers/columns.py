@@ -10,7 +10,7 @@ in a two-column file is a token.
 """
 from collections import Counter
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from ..errors import CorpusError
 from .report import FileReport
@@ -143,16 +143,19 @@ def read_columns(path: str, lines: List[str], layout: Layout, report: FileReport
     text: Optional[str] = None
     text_line: Optional[int] = None
     new_doc = False
-    mwt_end, mwt_space = 0, True
+    # A multiword token (CoNLL-U `3-4 na` over the words `em` `a`) is kept as written: its range,
+    # surface form and line, merged onto its words when the Doc is built.
+    merges: List[Tuple[int, int, str, int]] = []
+    mwt_end, mwt_first, mwt_form, mwt_line, mwt_space = 0, 0, "", 0, True
 
     def flush() -> None:
-        nonlocal words, tags, nums, spaces, text, text_line, new_doc
+        nonlocal words, tags, nums, spaces, text, text_line, new_doc, merges, mwt_end
         if words:
             sentences.append(
-                Sentence(words, tags, nums, spaces if conllu else None, text, text_line, new_doc)
+                Sentence(words, tags, nums, spaces if conllu else None, text, text_line, new_doc, merges)
             )
             new_doc = False
-        words, tags, nums, spaces, text, text_line = [], [], [], [], None, None
+        words, tags, nums, spaces, text, text_line, merges, mwt_end = [], [], [], [], None, None, [], 0
 
     for n, line in enumerate(lines, 1):
         if not line or line.isspace():
@@ -191,6 +194,7 @@ def read_columns(path: str, lines: List[str], layout: Layout, report: FileReport
                 )
             if "-" in fields[0]:  # a multiword token: its words follow
                 mwt_end = int(fields[0].split("-")[1])
+                mwt_first, mwt_form, mwt_line = len(words), fields[token_col], n
                 mwt_space = "SpaceAfter=No" not in fields[MISC_COL]
             continue  # empty nodes (`8.1`) are not surface tokens
         if conllu:
@@ -198,9 +202,10 @@ def read_columns(path: str, lines: List[str], layout: Layout, report: FileReport
             if mwt_end:
                 if int(token_id) == mwt_end:
                     spaces.append(mwt_space)
+                    merges.append((mwt_first, len(words) + 1, mwt_form, mwt_line))
                     mwt_end = 0
                 else:
-                    spaces.append(True)
+                    spaces.append(False)
             else:
                 spaces.append("SpaceAfter=No" not in fields[MISC_COL])
         word = fields[token_col]

@@ -144,3 +144,5 @@ def print_table(reports: Dict[str, FileReport]) -> None:
                 print(f"  {path}:{problem['line']}: {problem['message']}")
         for pair, count in r.mapped.items():
             print(f"{path}: --map {pair}: {count} spans")
+        if r.multiword_tokens:
+            print(f"{path}: {r.multiword_tokens} multiword tokens kept as written (e.g. Portuguese 'na', not 'em a')")

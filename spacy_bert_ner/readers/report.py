@@ -16,6 +16,7 @@ class FileReport:
     documents: int = 0
     sentences: int = 0
     tokens: int = 0
+    multiword_tokens: int = 0  # CoNLL-U multiword tokens kept as one surface token
     entities: Counter = field(default_factory=Counter)
     repaired: Counter = field(default_factory=Counter)
     dropped: Counter = field(default_factory=Counter)
@@ -50,6 +51,7 @@ class FileReport:
             "documents": self.documents,
             "sentences": self.sentences,
             "tokens": self.tokens,
+            "multiword_tokens": self.multiword_tokens,
             "entities": dict(self.entities.most_common()),
             "repaired": sum(self.repaired.values()),
             "dropped": sum(self.dropped.values()),

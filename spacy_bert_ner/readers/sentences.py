@@ -1,15 +1,17 @@
 """The one shape every format reader produces: tokens and tags of one sentence."""
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 
 class Sentence:
     """A sentence as read from a file, before tags are decoded into spans.
 
     `lines` holds each token's line number, so any later problem can name its line;
-    `spaces` is known from CoNLL-U `SpaceAfter`, otherwise rebuilt from `text`.
+    `spaces` is known from CoNLL-U `SpaceAfter`, otherwise rebuilt from `text`. `merges` are
+    CoNLL-U multiword tokens: (first word, end word, surface form, line), the words `em` `a`
+    written `na`.
     """
 
-    __slots__ = ("words", "tags", "lines", "spaces", "text", "text_line", "new_doc")
+    __slots__ = ("words", "tags", "lines", "spaces", "text", "text_line", "new_doc", "merges")
 
     def __init__(
         self,
@@ -20,6 +22,7 @@ class Sentence:
         text: Optional[str] = None,
         text_line: Optional[int] = None,
         new_doc: bool = False,
+        merges: Optional[List[Tuple[int, int, str, int]]] = None,
     ):
         self.words = words
         self.tags = tags
@@ -28,3 +31,4 @@ class Sentence:
         self.text = text
         self.text_line = text_line
         self.new_doc = new_doc
+        self.merges = merges or []

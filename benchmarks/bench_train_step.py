@@ -11,7 +11,7 @@ the config's own train reader and batcher, with no evaluation. Variants:
   bf16 autocast);
 - `documents_bf16`, `chunks_fp32`: one of the two changes;
 - `chunks_bf16`: the configs' defaults on a CPU with native bf16;
-- `sentences_fp32`, `sentences_bf16`: single sentences (`max_tokens = 1`) instead of chunks.
+- `sentences_fp32`, `sentences_bf16`: single sentences (`max_sentences = 1`) instead of chunks.
 
 Each variant runs in its own process, `--repeat` rounds in turn; the median words/s of each is kept
 and divided by `documents_fp32`'s. Only the step time is measured, so these ratios are the upper
@@ -35,8 +35,8 @@ VARIANTS = {
     "documents_bf16": {"corpora.train.augmenter": None, "initialize.after_init.bf16_on_cpu": True},
     "chunks_fp32": {"initialize.after_init.bf16_on_cpu": False},
     "chunks_bf16": {"initialize.after_init.bf16_on_cpu": True},
-    "sentences_fp32": {"corpora.train.augmenter.max_tokens": 1, "initialize.after_init.bf16_on_cpu": False},
-    "sentences_bf16": {"corpora.train.augmenter.max_tokens": 1, "initialize.after_init.bf16_on_cpu": True},
+    "sentences_fp32": {"corpora.train.augmenter.max_sentences": 1, "initialize.after_init.bf16_on_cpu": False},
+    "sentences_bf16": {"corpora.train.augmenter.max_sentences": 1, "initialize.after_init.bf16_on_cpu": True},
 }
 WARMUP_STEPS = 3
 

@@ -28,7 +28,9 @@ def train(
 ):
     """Train a pipeline from a config; extra `--section.key value` options override the config.
 
-    Checks the corpora and the encoder before anything is built, and turns mixed
+    Checks the corpora and the encoder before anything is built: counts what the reader, the
+    augmenter and the batcher will train on (and stops if any token would be lost) and the gold
+    entities the tokenizer cannot reproduce (stops above `checks.max_misaligned`). Turns mixed
     precision on for GPU runs.
     """
     from spacy.cli._util import parse_config_overrides

@@ -48,21 +48,40 @@ def precision_overrides(config, gpu_id: int, overrides: Dict[str, Any]) -> Dict[
     return extra
 
 
+def tokenizer_pipeline(config) -> Any:
+    """A blank pipeline with the config's language and tokenizer: the `nlp.make_doc` of training.
+
+    A config without `[nlp.tokenizer]` gets the language's own (spaCy fills it from `nlp.lang`).
+    """
+    from .languages import blank
+
+    nlp = blank(config["nlp"]["lang"], config["nlp"].get("tokenizer"), setting="nlp.lang")
+    if hasattr(nlp.tokenizer, "initialize"):  # e.g. Chinese pkuseg loads its model here
+        nlp.tokenizer.initialize(lambda: [], nlp=nlp, **config.get("initialize", {}).get("tokenizer", {}))
+    return nlp
+
+
 def train(config_path: Path, output_dir: Path, gpu_id: int = -1, overrides: Optional[Dict[str, Any]] = None) -> Path:
     """Check, then train. Returns the directory of the best model."""
     from spacy import util
     from spacy.cli.train import train as spacy_train
 
+    from .training_data import check_corpora
+
     if not Path(config_path).exists():
         raise UserError(f"Config file {config_path} does not exist.")
     overrides = dict(overrides or {})
     config = util.load_config(config_path, overrides=overrides, interpolate=True)
+    max_misaligned = config.get("checks", {}).get("max_misaligned", 0.0)
+    if not isinstance(max_misaligned, (int, float)) or not 0.0 <= max_misaligned <= 1.0:
+        raise UserError(f"checks.max_misaligned is a share of the gold entities, from 0 to 1; got {max_misaligned!r}.")
     check_corpus("paths.train", config["paths"].get("train"))
     check_corpus("paths.dev", config["paths"].get("dev"))
     for setting, name in transformer_names(config):
         from .encoders import check_encoder
 
         check_encoder(name, setting)
+    check_corpora(tokenizer_pipeline(config), config, max_misaligned)
     overrides = {**overrides, **precision_overrides(config, gpu_id, overrides)}
     spacy_train(config_path, output_dir, use_gpu=gpu_id, overrides=overrides)
     return Path(output_dir) / "model-best"

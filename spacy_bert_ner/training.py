@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from spacy.language import Language
-from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 from wasabi import msg
@@ -210,44 +209,35 @@ def fine_tuning(
 
 
 @registry.augmenters("spacy_bert_ner.sentence_chunks.v1")
-def sentence_chunks(max_tokens: int = 128) -> Callable[[Language, Example], Iterator[Example]]:
-    """Train on runs of whole sentences of at most `max_tokens` tokens: `[corpora.train.augmenter]`.
+def sentence_chunks(
+    max_tokens: int = 128, max_sentences: Optional[int] = None
+) -> Callable[[Language, Example], Iterator[Example]]:
+    """Train on chunks of at most `max_tokens` tokens that never split an entity: `[corpora.train.augmenter]`.
 
     A converted document of ten sentences is longer than the transformer's 128-token window, so
     it is encoded as overlapping windows cut mid-sentence, padded to the longest in the batch.
-    Chunks that fit one window need no overlap, and the batcher groups chunks of similar length:
-    a step ran 1.41x faster on CPU (UNER Danish, multilingual-e5-small; bench_train_step.py).
-    Dev, test and production text still go through the configured windows. 1 trains on single
-    sentences. A sentence longer than `max_tokens` is a chunk of its own; a document without
-    sentence boundaries, or with an entity across one, stays whole.
+    Chunks that fit one window need no overlap, and the batcher groups chunks of similar length,
+    so steps are faster (BENCHMARKS.md). More important, every piece then fits the batcher: a
+    document longer than its size would otherwise be trained in a batch of its own or, with
+    `discard_oversize`, never. Dev, test and production text still go through the configured
+    windows. See `chunks.chunk_example` for where documents are cut.
+
+    max_tokens: the most tokens of a chunk, counted in the pipeline's tokens (what the
+        transformer and the batcher see), not the corpus's words.
+    max_sentences: the most sentences of a chunk (1 trains on single sentences); None packs as
+        many whole sentences as fit.
     """
     if max_tokens < 1:
         raise UserError(f"sentence_chunks: max_tokens must be at least 1, got {max_tokens}.")
+    if max_sentences is not None and max_sentences < 1:
+        raise UserError(f"sentence_chunks: max_sentences must be at least 1 or null, got {max_sentences}.")
 
     def split(nlp: Language, example: Example) -> Iterator[Example]:
-        reference = example.reference
-        if (len(reference) <= max_tokens or not reference.has_annotation("SENT_START")
-                or any(len(list(ent.sents)) > 1 for ent in reference.ents)):
-            yield example
-            return
-        start = end = 0
-        for sent in reference.sents:
-            if sent.end - start > max_tokens and end > start:
-                yield chunk_example(nlp, reference[start:end])
-                start = end
-            end = sent.end
-        yield chunk_example(nlp, reference[start:end])
+        from .chunks import chunk_example
+
+        return chunk_example(nlp, example, max_tokens, max_sentences)
 
     return split
-
-
-def chunk_example(nlp: Language, span: Any) -> Example:
-    reference = span.as_doc()
-    if span.doc.has_unknown_spaces:
-        predicted = Doc(nlp.vocab, words=[t.text for t in reference], spaces=[bool(t.whitespace_) for t in reference])
-    else:
-        predicted = nlp.make_doc(reference.text)
-    return Example(predicted, reference)
 
 
 @registry.loggers("spacy_bert_ner.jsonl_logger.v1")

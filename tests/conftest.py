@@ -72,6 +72,8 @@ def tiny_overrides(corpus: Path, encoder: Path, steps: int = 150) -> dict:
         "training.batcher.size": 2000,
         "initialize.after_init.encoder_lr_scale": 1.0,
         "initialize.after_init.freeze_word_embeddings": False,
+        # The Danish tokenizer keeps "Varde Å." whole at a sentence end: 2 of the demo's 618 entities.
+        "checks.max_misaligned": 0.01,
     }
 
 

@@ -25,7 +25,7 @@ def cli(*args, **kwargs):
 
 def common(tiny_transformer, demo_corpus):
     return ["--paths.train", demo_corpus / "train.spacy", "--paths.dev", demo_corpus / "dev.spacy",
-            "--components.transformer.model.name", tiny_transformer]
+            "--components.transformer.model.name", tiny_transformer, "--checks.max_misaligned", 0.01]
 
 
 def test_grid_and_plan():

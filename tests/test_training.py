@@ -215,34 +215,59 @@ def three_sentence_doc(vocab, ents=None):
     return Doc(vocab, words=words, sent_starts=starts, ents=ents or [t for _, tags in THREE_SENTENCES for t in tags])
 
 
-@pytest.mark.parametrize("max_tokens,chunks", [
-    (1, [[0], [1], [2]]),  # one sentence each
-    (4, [[0], [1], [2]]),  # longer sentences are chunks of their own
-    (9, [[0], [1, 2]]),
-    (11, [[0, 1], [2]]),
-    (14, [[0, 1, 2]]),  # the document fits: unchanged
+@pytest.mark.parametrize("max_tokens,max_sentences,chunks", [
+    (100, 1, [[0], [1], [2]]),  # single sentences
+    (100, 2, [[0, 1], [2]]),
+    (9, None, [[0], [1, 2]]),
+    (11, None, [[0, 1], [2]]),
+    (14, None, [[0, 1, 2]]),  # the document fits: unchanged
 ])
-def test_sentence_chunks_split_documents_at_sentences_and_keep_every_entity(max_tokens, chunks):
+def test_sentence_chunks_split_documents_at_sentences_and_keep_every_entity(max_tokens, max_sentences, chunks):
     from spacy_bert_ner.training import sentence_chunks
 
     nlp = spacy.blank("da")
     doc = three_sentence_doc(nlp.vocab)
-    out = list(sentence_chunks(max_tokens)(nlp, Example(nlp.make_doc(doc.text), doc)))
+    out = list(sentence_chunks(max_tokens, max_sentences)(nlp, Example(nlp.make_doc(doc.text), doc)))
     assert [eg.reference.text.split() for eg in out] == [
         [w for i in chunk for w in THREE_SENTENCES[i][0].split()] for chunk in chunks]
     assert [eg.predicted.text for eg in out] == [eg.reference.text for eg in out]
     assert [(e.text, e.label_) for eg in out for e in eg.reference.ents] == [(e.text, e.label_) for e in doc.ents]
 
 
-def test_sentence_chunks_keep_a_document_whole_when_splitting_would_lose_an_entity():
+def test_sentence_chunks_cut_long_sentences_and_unsegmented_text_but_never_an_entity():
+    """Sentences longer than max_tokens, and text without sentence boundaries, are cut into windows;
+    a cut never falls inside an entity, and an entity longer than the limit stays whole."""
     from spacy_bert_ner.training import sentence_chunks
 
     nlp = spacy.blank("da")
-    split = sentence_chunks(1)
     across = three_sentence_doc(nlp.vocab, ["O"] * 3 + ["B-LOC", "I-LOC", "I-LOC"] + ["O"] * 8)
-    unsegmented = Doc(nlp.vocab, words=["Anna", "bor", "i", "Berlin"], ents=["B-PER", "O", "O", "B-LOC"])
-    for doc in (across, unsegmented):
-        example = Example(nlp.make_doc(doc.text), doc)
-        assert list(split(nlp, example)) == [example]
+    unsegmented = Doc(nlp.vocab, words=["Anna", "bor", "i", "Berlin", "og", "Peter", "i", "Aarhus"],
+                      ents=["B-PER", "O", "O", "B-LOC", "O", "B-PER", "O", "B-LOC"])
+    long_entity = Doc(nlp.vocab, words="a b c d e f".split(), ents=["O", "B-ORG", "I-ORG", "I-ORG", "I-ORG", "O"])
+    for doc, max_tokens, pieces in [
+        (across, 4, [["Anna", "bor", "i"], ["Berlin", ".", "Peter", "arbejder"], ["hos", "Novo", "Nordisk", "."],
+                     ["Hej", "Lars", "."]]),
+        (unsegmented, 3, [["Anna", "bor", "i"], ["Berlin", "og", "Peter"], ["i", "Aarhus"]]),
+        (long_entity, 2, [["a"], ["b", "c", "d", "e"], ["f"]]),
+    ]:
+        out = list(sentence_chunks(max_tokens)(nlp, Example(nlp.make_doc(doc.text), doc)))
+        assert [[t.text for t in eg.reference] for eg in out] == pieces
+        assert [(e.text, e.label_) for eg in out for e in eg.reference.ents] == [(e.text, e.label_) for e in doc.ents]
+        assert "".join(eg.reference.text for eg in out) == doc.text
+        assert all(eg.predicted.text == eg.reference.text for eg in out)
     with pytest.raises(UserError, match="max_tokens must be at least 1"):
         sentence_chunks(0)
+    with pytest.raises(UserError, match="max_sentences must be at least 1"):
+        sentence_chunks(10, 0)
+
+
+def test_sentence_chunks_count_the_pipelines_tokens():
+    """A gold word the tokenizer splits counts as its tokens: in Chinese, one token per character."""
+    from spacy_bert_ner.training import sentence_chunks
+
+    nlp = spacy.blank("zh")
+    gold = Doc(nlp.vocab, words=["北京", "是", "中国", "的", "首都"], spaces=[False] * 5,
+               ents=["B-LOC", "O", "B-LOC", "O", "O"])
+    out = list(sentence_chunks(4)(nlp, Example(nlp.make_doc(gold.text), gold)))
+    assert [eg.reference.text for eg in out] == ["北京是", "中国的", "首都"]
+    assert [len(eg.predicted) for eg in out] == [3, 3, 2]

@@ -2,12 +2,12 @@
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
-import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from ..errors import CorpusError, UserError
+from ..languages import blank
 from .build import DEFAULT_N_SENTS, sentences_to_docs
 from .columns import read_columns, sniff_layout
 from .jsonl import DEFAULT_SPANS_KEY, looks_like_jsonl, read_jsonl
@@ -91,8 +91,5 @@ def make_nlp(lang: Union[str, Vocab, Language]) -> Language:
     if isinstance(lang, Language):
         return lang
     if isinstance(lang, Vocab):
-        return spacy.blank(lang.lang or "xx", vocab=lang)
-    try:
-        return spacy.blank(lang)
-    except ImportError as err:
-        raise UserError(f"unknown language code {lang!r} for --lang ({err}); use e.g. da, pt, or xx") from None
+        return blank(lang.lang or "xx", vocab=lang)
+    return blank(lang)

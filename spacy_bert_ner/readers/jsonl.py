@@ -19,6 +19,7 @@ import json
 from typing import Iterator, List, Optional, Tuple
 
 from spacy.language import Language
+from spacy.pipeline import Sentencizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
@@ -79,6 +80,40 @@ def _make_doc(path: str, n: int, record: dict, nlp: Language) -> Doc:
     return doc
 
 
+def mark_sentences(path: str, n: int, record: dict, doc: Doc, report: FileReport) -> None:
+    """Sentence starts from the record's `sentences` (character offsets) or, without them, spaCy's
+    rule-based sentencizer, so training can cut long records at sentences. A boundary inside an
+    entity is removed (and counted): an entity belongs to one sentence."""
+    if not len(doc):
+        return
+    sentences = record.get("sentences")
+    if sentences is None:
+        Sentencizer()(doc)
+    else:
+        if not isinstance(sentences, list):
+            raise CorpusError(path, n, '"sentences" must be a list of [start, end] character offsets')
+        starts = set()
+        for item in sentences:
+            start, end = (item.get("start"), item.get("end")) if isinstance(item, dict) else (
+                item if isinstance(item, (list, tuple)) and len(item) == 2 else (None, None))
+            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(doc.text)):
+                raise CorpusError(path, n, f"cannot read sentence {item!r}: write [start, end] or "
+                                           f"{{\"start\", \"end\"}} character offsets inside the text")
+            span = doc.char_span(start, end, alignment_mode="expand")
+            if doc.char_span(start, end) is None:
+                report.problem(n, "sentence realigned", f"[{start}, {end}) does not fall on token boundaries; "
+                                                        f"it starts at token {span.text[:20]!r}")
+            starts.add(span.start)
+        for token in doc:
+            token.is_sent_start = token.i == 0 or token.i in starts
+    for ent in doc.ents:
+        for token in ent[1:]:
+            if token.is_sent_start:
+                token.is_sent_start = False
+                report.problem(n, "sentence boundary inside an entity removed",
+                               f"{ent.text!r} {ent.label_} is kept in one sentence")
+
+
 def read_jsonl(
     path: str,
     lines: List[str],
@@ -137,11 +172,10 @@ def read_jsonl(
                     report.problem(n, "overlapping span set aside", f"{span.text!r} {span.label_} kept only in doc.spans[{spans_key!r}]")
         doc.spans[spans_key] = spans
         doc.ents = ents
-        if len(doc):
-            doc[0].is_sent_start = True
+        mark_sentences(path, n, record, doc, report)
         for ent in ents:
             report.entities[ent.label_] += 1
-        report.sentences += 1
+        report.sentences += sum(1 for token in doc if token.is_sent_start)
         report.tokens += len(doc)
         docs.append(doc)
     report.documents = len(docs)

@@ -25,6 +25,9 @@ EXPECTED = {
         {"PER": 611, "ORG": 404, "GPE_LOC": 259, "PROD": 162, "LOC": 109, "DRV": 79, "GPE_ORG": 55, "EVT": 9},
         0,
     ),
+    "uner_chinese_gsd/zh_gsd-ud-train.iob2": (3997, 98616, {"PER": 2155, "LOC": 2871, "ORG": 1110}, 0),
+    "uner_chinese_gsd/zh_gsd-ud-dev.iob2": (500, 12663, {"PER": 238, "LOC": 437, "ORG": 135}, 0),
+    "uner_chinese_gsd/zh_gsd-ud-test.iob2": (500, 12012, {"PER": 206, "LOC": 434, "ORG": 127}, 0),
     "norne_nb/no_bokmaal-ud-test.conllu": (
         1939, 29966,
         {"PER": 564, "ORG": 285, "GPE_LOC": 257, "LOC": 103, "PROD": 71, "GPE_ORG": 50, "DRV": 48, "EVT": 5},
@@ -96,3 +99,16 @@ def test_a_real_ud_portuguese_sentence_keeps_its_contractions(shared_data, tmp_p
         ("Bucareste", "LOC"), ("Hungria", "LOC"), ("Transilvânia", "LOC"), ("Roménia", "LOC"),
         ("Império Austro-Hungaro", "LOC")]
     assert report.multiword_tokens == len(merge_at) == 6 and not report.problems
+
+
+def test_chinese_text_keeps_no_spaces_and_every_entity_aligns_to_the_chinese_tokenizer(shared_data):
+    """With spaCy's Chinese tokenizer (a token per character) no gold entity is lost; spaCy's
+    rule-based tokenizer, which the configs once named for every language, loses nearly all."""
+    import spacy
+
+    docs, report = read_corpus(shared_data / "uner_chinese_gsd/zh_gsd-ud-dev.iob2", "zh")
+    assert report.to_dict()["misaligned"] == 0
+    assert docs[0].text.startswith(docs[0][0].text + docs[0][1].text)  # no space between words
+    rule_based = spacy.blank("zh", config={"nlp": {"tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}})
+    lost = sum(rule_based.make_doc(d.text).char_span(e.start_char, e.end_char) is None for d in docs for e in d.ents)
+    assert lost > 0.9 * sum(len(d.ents) for d in docs)

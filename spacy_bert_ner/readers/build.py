@@ -6,7 +6,7 @@ for a transformer's window, small enough to batch well). Sentence starts are set
 every token, and tokens outside entities are marked O (not missing), so the Docs train
 and score as fully annotated.
 """
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
@@ -84,6 +84,18 @@ def merge_spans(sent: Sentence, spans: List[Tuple[int, int, str]], index: List[i
     return out
 
 
+def count_misaligned(doc: Doc, tokens: Doc, report: FileReport, line_of: Callable[[Span], Optional[int]]) -> None:
+    """Count the entities of `doc` whose edges fall inside a token of `tokens` (the same text as the
+    language's tokenizer splits it): trained on raw text, they would be lost."""
+    for ent in doc.ents:
+        if tokens.char_span(ent.start_char, ent.end_char) is None:
+            inside = tokens.char_span(ent.start_char, ent.end_char, alignment_mode="expand")
+            report.misaligned[ent.label_] += 1
+            report.problem(line_of(ent), "entity inside a token of the tokenizer",
+                           f"{ent.text!r} {ent.label_} in {inside.text!r}: the {tokens.lang_!r} tokenizer does not "
+                           "split it out, so training on raw text loses it")
+
+
 def group_documents(sentences: List[Sentence], n_sents: int) -> Iterator[List[Sentence]]:
     """Documents at the file's markers if it has any, else every `n_sents` sentences."""
     if any(s.new_doc for s in sentences):
@@ -132,16 +144,30 @@ def sentences_to_docs(
     scheme: str = "auto",
     label_map: Optional[Dict[str, str]] = None,
     n_sents: int = DEFAULT_N_SENTS,
+    tokenizer: Optional[Callable[[str], Doc]] = None,
 ) -> List[Doc]:
-    """Decode, map and count entities; build one Doc per document."""
+    """Decode, map and count entities; build one Doc per document.
+
+    tokenizer: the language's `nlp.make_doc`; entities whose edges fall inside one of its tokens
+    are counted and reported with their line (training on raw text would lose them).
+    """
     report.scheme = scheme = resolve_scheme(path, sentences, scheme)
     label_map = label_map or {}
+    # Without `# text` comments and without one SpaceAfter=No, a file says nothing of its raw
+    # text: its Docs are marked as of unknown spacing (spaCy then trains on the corpus's own
+    # tokens, and evaluation can give only the gold-token score).
+    report.spacing = "known" if any(s.text is not None or (s.spaces is not None and not all(s.spaces))
+                                    for s in sentences) else "unknown"
+    # Sentences are joined by a space, unless most of the file's texts have none (Chinese, Japanese).
+    texts = [s.text for s in sentences if s.text]
+    between_sentences = not texts or 2 * sum(" " in text for text in texts) >= len(texts)
     docs = []
     for group in group_documents(sentences, n_sents):
         words: List[str] = []
         spaces: List[bool] = []
         starts: List[bool] = []
         ents = []
+        lines: List[int] = []
         for sent in group:
             offset = len(words)
             tokens, sent_spaces, index = surface_tokens(sent, sent.spaces or [True] * len(sent.words))
@@ -157,7 +183,7 @@ def sentences_to_docs(
                     )
                 else:
                     sent_spaces = from_text
-                    sent_spaces[-1] = True
+                    sent_spaces[-1] = between_sentences
             words.extend(tokens)
             spaces.extend(sent_spaces)
             starts.append(True)
@@ -178,8 +204,11 @@ def sentences_to_docs(
             for start, end, label in merge_spans(sent, mapped, index, report):
                 report.entities[label] += 1
                 ents.append((offset + start, offset + end, label))
-        doc = Doc(vocab, words=words, spaces=spaces, sent_starts=starts)
+            lines.extend(sent.lines[index.index(i)] for i in range(len(tokens)))
+        doc = Doc(vocab, words=words, spaces=spaces if report.spacing == "known" else None, sent_starts=starts)
         doc.ents = [Span(doc, start, end, label=label) for start, end, label in ents]
+        if tokenizer is not None and report.spacing == "known":
+            count_misaligned(doc, tokenizer(doc.text), report, lambda ent: lines[ent.start])
         docs.append(doc)
         report.sentences += len(group)
         report.tokens += len(words)

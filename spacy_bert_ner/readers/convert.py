@@ -121,10 +121,10 @@ def convert(
 def print_table(reports: Dict[str, FileReport]) -> None:
     """A row per file, then a row per file and label, then the first locations of each
     kind of problem."""
-    header = ["file", "docs", "sents", "tokens", "entities", "repaired", "dropped", "set aside"]
+    header = ["file", "docs", "sents", "tokens", "entities", "repaired", "dropped", "set aside", "misaligned"]
     rows = [
         [Path(path).name, r.documents, r.sentences, r.tokens, sum(r.entities.values()),
-         sum(r.repaired.values()), sum(r.dropped.values()), sum(r.set_aside.values())]
+         sum(r.repaired.values()), sum(r.dropped.values()), sum(r.set_aside.values()), sum(r.misaligned.values())]
         for path, r in reports.items()
     ]
     msg.table(rows, header=header, divider=True, aligns=["l"] + ["r"] * (len(header) - 1))
@@ -144,5 +144,8 @@ def print_table(reports: Dict[str, FileReport]) -> None:
                 print(f"  {path}:{problem['line']}: {problem['message']}")
         for pair, count in r.mapped.items():
             print(f"{path}: --map {pair}: {count} spans")
+        if r.spacing == "unknown":
+            print(f"{path}: no `# text` comments or SpaceAfter marks, so the raw text's spacing is unknown: tokens "
+                  "are joined by spaces, training uses these tokens and evaluate gives the gold-token score only")
         if r.multiword_tokens:
             print(f"{path}: {r.multiword_tokens} multiword tokens kept as written (e.g. Portuguese 'na', not 'em a')")

@@ -82,7 +82,7 @@ def read_corpus(
     layout = sniff_layout(key, lines, format, token_col, tag_col)
     report = FileReport(path=key, format="conllu" if layout.conllu else "conll", layout=layout.describe())
     sentences = read_columns(key, lines, layout, report)
-    docs = sentences_to_docs(key, sentences, nlp.vocab, report, scheme, label_map, n_sents)
+    docs = sentences_to_docs(key, sentences, nlp.vocab, report, scheme, label_map, n_sents, tokenizer=nlp.make_doc)
     return docs, report
 
 

@@ -24,6 +24,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from ..errors import CorpusError
+from .build import count_misaligned
 from .report import FileReport
 
 ALIGNMENTS = ("strict", "contract", "expand")
@@ -137,6 +138,7 @@ def read_jsonl(
         if not isinstance(record, dict):
             raise CorpusError(path, n, "each line must be a JSON object with a \"text\"")
         doc = _make_doc(path, n, record, nlp)
+        own_tokens = bool(record.get("tokens"))
         text = doc.text
         spans: List[Span] = []
         for start, end, label in _spans(path, n, record):
@@ -173,6 +175,8 @@ def read_jsonl(
         doc.spans[spans_key] = spans
         doc.ents = ents
         mark_sentences(path, n, record, doc, report)
+        if own_tokens:  # the record's tokens, not the language's: training on raw text may differ
+            count_misaligned(doc, nlp.make_doc(text), report, lambda ent: n)
         for ent in ents:
             report.entities[ent.label_] += 1
         report.sentences += sum(1 for token in doc if token.is_sent_start)

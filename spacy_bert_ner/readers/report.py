@@ -17,11 +17,13 @@ class FileReport:
     sentences: int = 0
     tokens: int = 0
     multiword_tokens: int = 0  # CoNLL-U multiword tokens kept as one surface token
+    spacing: str = "known"  # "unknown": the file gives no raw text (no `# text`, no SpaceAfter=No)
     entities: Counter = field(default_factory=Counter)
     repaired: Counter = field(default_factory=Counter)
     dropped: Counter = field(default_factory=Counter)
     mapped: Counter = field(default_factory=Counter)
     set_aside: Counter = field(default_factory=Counter)
+    misaligned: Counter = field(default_factory=Counter)  # entities inside a token of the tokenizer
     problems: List[Dict[str, Any]] = field(default_factory=list)
     problem_counts: Counter = field(default_factory=Counter)
     splits: Dict[str, Dict[str, Any]] = field(default_factory=dict)
@@ -52,6 +54,7 @@ class FileReport:
             "sentences": self.sentences,
             "tokens": self.tokens,
             "multiword_tokens": self.multiword_tokens,
+            "spacing": self.spacing,
             "entities": dict(self.entities.most_common()),
             "repaired": sum(self.repaired.values()),
             "dropped": sum(self.dropped.values()),
@@ -60,6 +63,8 @@ class FileReport:
             "mapped": dict(self.mapped.most_common()),
             "set_aside": sum(self.set_aside.values()),
             "set_aside_per_label": dict(self.set_aside.most_common()),
+            "misaligned": sum(self.misaligned.values()),
+            "misaligned_per_label": dict(self.misaligned.most_common()),
             "problems": sorted(self.problems, key=lambda p: (p["line"] or 0)),
             "problem_counts": dict(self.problem_counts.most_common()),
             **({"splits": self.splits} if self.splits else {}),

@@ -41,14 +41,18 @@ def training_settings(config) -> Dict[str, Any]:
     return {k: v for k, v in settings.items() if v is not None}
 
 
-def encoder_info(name: str) -> Dict[str, Any]:
+def encoder_info(name: str, model_dir: Path) -> Dict[str, Any]:
     """The encoder a pipeline was trained from, seen through `prepare-encoder`'s trim_info.json.
 
     The config names the prepared local directory; the reader of the meta wants the original
-    encoder and whether its vocabulary was trimmed.
+    encoder and whether its vocabulary was trimmed. A relative name is relative to where training
+    ran: the current directory, or one of the model directory's parents (training/encoder for
+    training/bert_ner/model-best).
     """
-    info_path = Path(name) / "trim_info.json"
-    if not info_path.exists():
+    candidates = [Path(name)] if Path(name).is_absolute() else [
+        Path.cwd() / name, *(parent / name for parent in Path(model_dir).resolve().parents)]
+    info_path = next((c / "trim_info.json" for c in candidates if (c / "trim_info.json").is_file()), None)
+    if info_path is None:
         return {"name": name}
     info = json.loads(info_path.read_text(encoding="utf8"))
     summary = {"name": info.get("original_encoder", name), "trimmed": bool(info.get("trimmed"))}
@@ -59,9 +63,21 @@ def encoder_info(name: str) -> Dict[str, Any]:
 
 
 def performance(metrics: Dict[str, Any]) -> Dict[str, Any]:
-    """spaCy's meta `performance` block from an evaluate metrics.json."""
-    keys = ("ents_p", "ents_r", "ents_f", "ents_per_type", "token_acc")
-    return {k: metrics[k] for k in keys if k in metrics}
+    """spaCy's meta `performance` block from an evaluate metrics.json: the headline score (raw
+    text, what production gets, where the corpus has it) with spaCy's key names, and the
+    gold-token score beside it."""
+    def block(scores: Dict[str, Any]) -> Dict[str, Any]:
+        out = {k: scores[k] for k in ("ents_p", "ents_r", "ents_f", "ents_per_type") if k in scores}
+        if "ents_token_acc" in scores:
+            out["token_acc"] = scores["ents_token_acc"]
+        return out
+
+    perf = block(metrics)
+    if "tokenization" in metrics:
+        perf["tokenization"] = metrics["tokenization"]
+    if "gold_tokens" in metrics:
+        perf["gold_tokens"] = block(metrics["gold_tokens"])
+    return perf
 
 
 def build_meta(model_dir: Path, name: str, version: str, metrics_path: Optional[Path],
@@ -72,7 +88,7 @@ def build_meta(model_dir: Path, name: str, version: str, metrics_path: Optional[
     config = util.load_config(model_dir / "config.cfg", interpolate=False)
     meta["name"], meta["version"] = name, version
     meta["encoder"] = {
-        comp: encoder_info(str(comp_cfg["model"]["name"]))
+        comp: encoder_info(str(comp_cfg["model"]["name"]), model_dir)
         for comp, comp_cfg in config["components"].items()
         if isinstance(comp_cfg.get("model"), dict) and "name" in comp_cfg["model"]
     }

@@ -42,10 +42,10 @@ def setup(tmp_path_factory):
     db = DocBin()
     for _ in range(4):
         for words, tags in SENTENCES:
-            db.add(Doc(nlp.vocab, words=words, ents=tags))
+            db.add(Doc(nlp.vocab, words=words, spaces=[True] * len(words), ents=tags))
     # One document of two sentences: scored and bootstrapped per sentence.
     words = SENTENCES[0][0] + SENTENCES[3][0]
-    doc = Doc(nlp.vocab, words=words, ents=SENTENCES[0][1] + SENTENCES[3][1],
+    doc = Doc(nlp.vocab, words=words, spaces=[True] * len(words), ents=SENTENCES[0][1] + SENTENCES[3][1],
               sent_starts=[True] + [False] * 4 + [True] + [False] * 4)
     db.add(doc)
     data = root / "test.spacy"
@@ -111,12 +111,16 @@ def test_compare_is_paired_on_the_same_sentences(setup):
     assert result.exit_code == 0, result.output
     assert "Excludes 0" in result.output
     comparison = json.loads((out / "comparison.json").read_text())
-    assert comparison["paired"] is True
-    per = comparison["per_type"]
-    # The weak model finds no PER at all; the good one finds "Anna" every time.
-    assert per["PER"]["diff"] > 0 and per["PER"]["excludes_zero"] is True
-    assert per["LOC"]["diff"] == 0 and per["LOC"]["excludes_zero"] is False
+    # Bootstrap units are cut at gold sentence boundaries only: the same for both models, so the
+    # paired bootstrap never falls back, on raw text and on gold tokens alike.
+    for tokenization in ("raw_text", "gold_tokens"):
+        assert comparison[tokenization]["paired"] is True
+        per = comparison[tokenization]["per_type"]
+        # The weak model finds no PER at all; the good one finds "Anna" every time.
+        assert per["PER"]["diff"] > 0 and per["PER"]["excludes_zero"] is True
+        assert per["LOC"]["diff"] == 0 and per["LOC"]["excludes_zero"] is False
     assert "## Comparison" in (out / "report.md").read_text()
+    assert "not possible" not in result.output
 
 
 def test_missing_model_is_a_user_error(setup):
@@ -172,19 +176,71 @@ def test_training_log_formats(tmp_path, line, ents_f, losses):
     assert point["step"] == 200 and point["ents_f"] == pytest.approx(ents_f) and point["losses"] == losses
 
 
-def test_sentences_split_except_where_an_entity_crosses():
+def test_units_are_cut_at_gold_sentence_boundaries_that_no_gold_entity_crosses():
+    """The units depend on gold only; a predicted entity across a cut counts in the unit it starts in."""
     from spacy_bert_ner.evaluation.runner import to_sentences
 
     vocab = spacy.blank("da").vocab
-    words = ["A", "b", ".", "C", "d", ".", "E", "f", "."]
-    starts = [True, False, False, True, False, False, True, False, False]
-    gold = Doc(vocab, words=words, sent_starts=starts, ents=["B-PER"] + ["O"] * 5 + ["B-LOC", "O", "O"])
-    pred = Doc(vocab, words=words, ents=["B-PER", "O", "B-ORG", "I-ORG", "O", "O", "B-LOC", "O", "O"])
-    units, crossed = to_sentences(gold, pred)
-    assert crossed == 1
-    assert [u.tokens for u in units] == [words[:6], words[6:]]
-    assert units[0].gold == [(0, 1, "PER")] and units[0].pred == [(0, 1, "PER"), (2, 4, "ORG")]
-    assert units[1].gold == units[1].pred == [(0, 1, "LOC")] and units[1].text == "E f ."
+    words = ["A", "b", ".", "C", "d", ".", "E", "f", ".", "G"]
+    starts = [True, False, False, True, False, False, True, False, False, True]
+    gold = Doc(vocab, words=words, sent_starts=starts, ents=["B-PER"] + ["O"] * 5 + ["B-LOC", "O", "B-ORG", "I-ORG"])
+    pred = [(0, 1, "PER"), (2, 7, "ORG"), (12, 13, "LOC")]  # characters: "A", "b . C", "E"
+    units, uncut, crossing = to_sentences(gold, pred, "gold_tokens")
+    assert (uncut, crossing) == (1, 1)
+    assert [u.tokens for u in units] == [words[:3], words[3:6], words[6:]]
+    assert units[0].gold == [(0, 1, "PER")] and units[0].pred == [(0, 1, "PER"), (1, 4, "ORG")]
+    assert units[2].gold == [(0, 1, "LOC"), (2, 4, "ORG")] and units[2].pred == [(0, 1, "LOC")]
+    raw, _, _ = to_sentences(gold, pred, "raw_text")
+    assert [u.text for u in raw] == ["A b .", "C d .", "E f . G"]
+    assert raw[2].gold == [(0, 1, "LOC"), (4, 7, "ORG")] and raw[2].token_chars == [(0, 1), (2, 3), (4, 5), (6, 7)]
+
+
+RAW_TEXT_CASES = [
+    # words, spaces, gold tags; the Danish tokenizer splits the raw text otherwise
+    (["Firmaet", "er", "U.S.", "-", "based", "."], [True, True, False, False, False, False],
+     ["O", "O", "B-LOC", "O", "O", "O"]),
+    (["Hun", "bor", "i", "Kbh", ".", "nu", "."], [True, True, True, False, True, False, False],
+     ["O", "O", "O", "B-LOC", "O", "O", "O"]),
+    (["Mødet", "i", "(", "EU", ")", "var", "kort", "."], [True, True, False, False, True, True, False, False],
+     ["O", "O", "O", "B-ORG", "O", "O", "O", "O"]),
+    (["Anna", "bor", "i", "Aarhus", "."], [True, True, True, False, False], ["B-PER", "O", "O", "B-LOC", "O"]),
+]
+
+
+def test_raw_text_score_counts_tokenization_errors_that_the_gold_token_score_hides(tmp_path):
+    """A model that tags gold tokens right: on gold tokens it is perfect; on raw text the tokenizer keeps
+    "U.S.-based" and "Kbh." whole, so those two entities cannot be found (hand count: 3 of 5 right)."""
+    nlp = spacy.blank("da")
+    docs = [Doc(nlp.vocab, words=w, spaces=sp, ents=t) for w, sp, t in RAW_TEXT_CASES]
+    DocBin(docs=docs).to_disk(tmp_path / "test.spacy")
+    assert [t.text for t in nlp("Firmaet er U.S.-based.")][2:] == ["U.S.-based", "."]
+    assert "Kbh." in [t.text for t in nlp("Hun bor i Kbh. nu.")]
+    model = make_model(tmp_path / "model", [{"label": "LOC", "pattern": p} for p in ("U.S.", "Kbh", "Aarhus")]
+                       + [{"label": "ORG", "pattern": "EU"}, {"label": "PER", "pattern": "Anna"}])
+    result = run(model, tmp_path / "test.spacy", "--output", tmp_path / "out", "--bootstrap", 20)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    gold = metrics["gold_tokens"]
+    assert metrics["tokenization"] == "raw_text"
+    assert (gold["ents_counts"]["tp"], gold["ents_counts"]["gold"], gold["ents_f"]) == (5, 5, 1.0)
+    assert (metrics["ents_counts"]["tp"], metrics["ents_counts"]["fn"], metrics["ents_counts"]["fp"]) == (3, 2, 0)
+    assert metrics["ents_f"] == pytest.approx(2 * 3 / (2 * 3 + 2))
+    assert metrics["misaligned_gold_entities"]["count"] == 2
+    assert metrics["ents_token_acc"] < gold["ents_token_acc"] == 1.0
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "gold tokens" in report and "raw text" in report and "no prediction on raw text can match them" in report
+
+
+def test_a_corpus_without_raw_text_gets_the_gold_token_score_only(tmp_path):
+    nlp = spacy.blank("da")
+    (tmp_path / "test.iob2").write_text("Anna\tB-PER\nbor\tO\ni\tO\nAarhus\tB-LOC\n\n", encoding="utf8")
+    model = make_model(tmp_path / "model", [{"label": "PER", "pattern": "Anna"}])
+    result = run(model, tmp_path / "test.iob2", "--output", tmp_path / "out", "--bootstrap", 20)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["tokenization"] == "gold_tokens" and "gold_tokens" not in metrics
+    assert "spacing" in metrics["raw_text_unavailable"] and "Only the gold-token score exists" in result.output
+    del nlp
 
 
 def test_compare_with_the_run_in_the_output_directory_itself(setup):
@@ -195,7 +251,9 @@ def test_compare_with_the_run_in_the_output_directory_itself(setup):
     result = run(good, data, "--output", out, "--bootstrap", 100, "--compare", out / "metrics.json")
     assert result.exit_code == 0, result.output
     comparison = json.loads((out / "comparison.json").read_text())
-    assert comparison["paired"] and all(r["interval"] == [0.0, 0.0] for r in comparison["per_type"].values())
+    for tokenization in ("raw_text", "gold_tokens"):
+        block = comparison[tokenization]
+        assert block["paired"] and all(r["interval"] == [0.0, 0.0] for r in block["per_type"].values())
 
 
 def test_bad_compare_file_fails_before_the_model_runs(setup, tmp_path):
@@ -211,8 +269,9 @@ def test_compare_without_sentence_counts_falls_back_to_intervals(setup, tmp_path
     (base / "sentence_counts.json").unlink()
     result = run(good, data, "--output", tmp_path / "good", "--bootstrap", 100, "--compare", base)
     assert result.exit_code == 0, result.output
-    comparison = json.loads((tmp_path / "good" / "comparison.json").read_text())
+    comparison = json.loads((tmp_path / "good" / "comparison.json").read_text())["raw_text"]
     assert comparison["paired"] is False and "approximation" in comparison["method"]
+    assert "paired bootstrap was not possible" in result.output  # said, not silent
     per = comparison["per_type"]["PER"]
     lo, hi = per["interval"]
     assert lo < per["diff"] < hi and per["diff"] == pytest.approx(per["this"] - per["other"])

@@ -20,15 +20,22 @@ def wheel_meta(wheel, name):
         return json.loads(zf.read(path)), zf.read(readme).decode(), requires
 
 
-def test_meta_carries_metrics_corpus_encoder_and_settings(tmp_path, trained):
-    metrics = {"ents_p": 0.5, "ents_r": 0.25, "ents_f": 0.3125, "ents_per_type": {"PER": {"p": 1.0, "r": 0.5, "f": 0.625}},
-               "token_acc": 0.9, "unrelated": 1}
-    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
-    wheel = package(trained, tmp_path / "pk", "meta_ner", "0.2.0", tmp_path / "metrics.json",
+def test_meta_carries_metrics_corpus_encoder_and_settings(tmp_path, trained, demo_corpus):
+    """The metrics.json that `evaluate` writes reaches the wheel's meta: the raw-text score as the
+    headline, token accuracy included, the gold-token score beside it."""
+    from spacy_bert_ner.evaluation.runner import evaluate
+
+    metrics = evaluate(str(trained), demo_corpus / "test.spacy", tmp_path / "metrics", n_bootstrap=20)
+    wheel = package(trained, tmp_path / "pk", "meta_ner", "0.2.0", tmp_path / "metrics" / "metrics.json",
                     corpus="UNER Danish", corpus_license="CC BY-SA 4.0", corpus_url="https://example.org/uner",
                     add_pipes=["bert_ner_overlap"])
     meta, readme, requires = wheel_meta(wheel, "da_meta_ner")
-    assert meta["performance"] == {k: v for k, v in metrics.items() if k != "unrelated"}
+    perf = meta["performance"]
+    assert metrics["tokenization"] == perf["tokenization"] == "raw_text"
+    assert (perf["ents_f"], perf["token_acc"]) == (metrics["ents_f"], metrics["ents_token_acc"])
+    assert perf["ents_per_type"] == metrics["ents_per_type"]
+    assert perf["gold_tokens"]["ents_f"] == metrics["gold_tokens"]["ents_f"]
+    assert perf["gold_tokens"]["token_acc"] == metrics["gold_tokens"]["ents_token_acc"]
     assert meta["sources"] == [{"name": "UNER Danish", "license": "CC BY-SA 4.0", "url": "https://example.org/uner"}]
     assert meta["encoder"]["transformer"]["name"].endswith("tiny")
     assert meta["training"]["max_steps"] == 150
@@ -64,14 +71,21 @@ def test_unknown_pipe_and_missing_metrics_are_user_errors(tmp_path, trained):
         package(trained, tmp_path / "pk", "x_ner", "0.2.0", tmp_path / "missing-metrics.json")
 
 
-def test_encoder_info_reports_original_name_and_trimming(tmp_path):
+def test_encoder_info_reports_original_name_and_trimming(tmp_path, monkeypatch):
     prepared = tmp_path / "encoder"
     prepared.mkdir()
     (prepared / "trim_info.json").write_text(json.dumps(
         {"original_encoder": "intfloat/multilingual-e5-small", "trimmed": True, "original_pieces": 250002,
          "kept_pieces": 13000, "texts": {"train.iob2": 10}}))
-    assert encoder_info(str(prepared)) == {
+    expected = {
         "name": "intfloat/multilingual-e5-small", "trimmed": True,
         "vocab": {"original_pieces": 250002, "kept_pieces": 13000, "texts": ["train.iob2"]},
     }
-    assert encoder_info("xlm-roberta-base") == {"name": "xlm-roberta-base"}
+    model_dir = tmp_path / "bert_ner" / "model-best"
+    assert encoder_info(str(prepared), model_dir) == expected
+    assert encoder_info("xlm-roberta-base", model_dir) == {"name": "xlm-roberta-base"}
+    # A config names the encoder relative to where training ran; packaging may run elsewhere.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert encoder_info("encoder", model_dir) == expected

@@ -93,7 +93,8 @@ def span_record(sent: Sentence, span: Optional[Span]) -> Optional[Dict[str, obje
     if span is None:
         return None
     start, end, label = span
-    return {"start": start, "end": end, "label": label, "text": " ".join(sent.tokens[start:end])}
+    text = sent.text[start:end] if sent.token_chars is not None else " ".join(sent.tokens[start:end])
+    return {"start": start, "end": end, "label": label, "text": text}
 
 
 def analyse(sentences: Sequence[Sentence], n_examples: int = 3) -> Dict[str, object]:

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ..errors import UserError
 from .bootstrap import paired_difference
+from .scorer import GOLD_TOKENS, TOKENIZATIONS
 
 COUNTS_FILE = "sentence_counts.json"
 Z95 = 1.959963984540054
@@ -80,3 +81,29 @@ def compare(metrics: Dict[str, object], counts: Dict[str, object], other: Dict[s
         rows[row] = {"this": this_f, "other": other_f, "diff": diff, "interval": interval,
                      "excludes_zero": None if interval is None else bool(interval[0] > 0 or interval[1] < 0)}
     return {"other": other["_path"], "paired": paired, "method": method, "per_type": rows}
+
+
+def counterpart(other: Dict[str, object], other_counts: Optional[Dict[str, object]], tokenization: str
+                ) -> Optional[Tuple[Dict[str, object], Optional[Dict[str, object]]]]:
+    """The other run's scores and counts on `tokenization`, or None if it has none (a metrics.json
+    written before the raw-text score holds gold-token scores only)."""
+    if other.get("tokenization", GOLD_TOKENS) == tokenization:
+        return other, other_counts
+    if tokenization in other:
+        block = {**other[tokenization], "_path": other["_path"]}
+        return block, (other_counts or {}).get(tokenization)
+    return None
+
+
+def compare_runs(blocks: Dict[str, Tuple[Dict[str, object], Dict[str, object]]], other: Dict[str, object],
+                 other_counts: Optional[Dict[str, object]]) -> Dict[str, object]:
+    """`compare` for each tokenization this run was scored on: {tokenization: comparison}, and
+    "skipped" for those the other run has no scores on."""
+    out: Dict[str, object] = {"other": other["_path"], "skipped": []}
+    for tokenization, (metrics, counts) in blocks.items():
+        found = counterpart(other, other_counts, tokenization)
+        if found is None:
+            out["skipped"].append(f"{other['_path']} has no {TOKENIZATIONS[tokenization]} scores")
+            continue
+        out[tokenization] = compare(metrics, counts, *found)
+    return out

@@ -8,6 +8,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy  # noqa: E402
 
+from .scorer import GOLD_TOKENS, TOKENIZATIONS  # noqa: E402
+
 
 def plot_per_type_f1(metrics: Dict[str, object], path: Path) -> Path:
     """Bars of F1 per type (and overall micro F1) with their bootstrap intervals."""
@@ -24,7 +26,8 @@ def plot_per_type_f1(metrics: Dict[str, object], path: Path) -> Path:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("F1 (strict)")
     conf = int(round(metrics["bootstrap"]["confidence"] * 100))
-    ax.set_title(f"F1 per type, {conf}% bootstrap intervals over sentences")
+    on = TOKENIZATIONS[metrics.get("tokenization", GOLD_TOKENS)]
+    ax.set_title(f"F1 per type on {on}, {conf}% bootstrap intervals over sentences")
     ax.tick_params(axis="x", rotation=45 if len(labels) > 6 else 0)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -12,10 +12,10 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
-from ..batching import SORT_BATCHES, by_length, in_input_order
 from ..errors import UserError
+from ..long_texts import Entity, pipe_entities
 from . import analysis, bootstrap, compare as compare_mod, report, scorer
-from .scorer import Sentence, Span
+from .scorer import GOLD_TOKENS, RAW_TEXT, Sentence
 
 
 def load_model(model: str, gpu_id: int = -1) -> Language:
@@ -70,34 +70,77 @@ def read_gold(path: Path, nlp: Language) -> Tuple[List[Doc], Optional[Dict[str, 
     return docs, None
 
 
-def predict(nlp: Language, gold_docs: List[Doc], batch_size: int = 64) -> List[Doc]:
-    """Run the pipeline on the gold tokenization, so gold and predicted spans share offsets."""
-    inputs = ((Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d]), None)
-              for d in gold_docs)
-    docs = nlp.pipe(by_length(inputs, batch_size * SORT_BATCHES), as_tuples=True, batch_size=batch_size)
-    return [doc for doc, _ in in_input_order(docs)]
+def predict(nlp: Language, gold_docs: List[Doc], tokenization: str, batch_size: int = 64) -> List[List[Entity]]:
+    """Each document's predicted entities as (start_char, end_char, label).
 
-
-def _spans(doc: Doc) -> List[Span]:
-    return [(e.start, e.end, e.label_) for e in doc.ents]
-
-
-def to_sentences(gold: Doc, pred: Doc) -> Tuple[List[Sentence], int]:
-    """Split a document at its gold sentence boundaries, the unit of the bootstrap.
-
-    A boundary that a gold or predicted entity crosses is not split at, so the two
-    sentences form one unit; returns the units and the number of boundaries kept whole.
+    raw_text: the pipeline runs on `doc.text` with its own tokenizer, as `spacy.load(...)(text)`
+    and `predict` do in production. gold_tokens: it runs on the gold tokens, so every gold
+    entity is reachable (what CoNLL/seqeval figures measure). Texts longer than the pipeline's
+    max_length run as pieces (`long_texts`).
     """
-    tokens = [t.text for t in gold]
-    gold_spans, pred_spans = _spans(gold), _spans(pred)
+    def inputs():
+        for i, doc in enumerate(gold_docs):
+            if tokenization == RAW_TEXT:
+                yield doc.text, i
+            else:
+                yield Doc(nlp.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc]), i
+
+    found: List[List[Entity]] = [[] for _ in gold_docs]
+    for entities, i in pipe_entities(nlp, inputs(), batch_size=batch_size):
+        found[i] = entities
+    return found
+
+
+def unit_bounds(gold: Doc) -> Tuple[List[int], int]:
+    """Token indices where the document is cut into bootstrap units: its gold sentence boundaries
+    that no gold entity crosses, so the units are the same whatever a model predicts. Returns the
+    cuts (0 and len included) and the number of boundaries left uncut."""
     starts = [s.start for s in gold.sents][1:] if gold.has_annotation("SENT_START") else []
-    crossed = {b for b in starts if any(s < b < e for s, e, _ in gold_spans + pred_spans)}
-    cuts = [0] + [b for b in starts if b not in crossed] + [len(gold)]
-    units = []
-    for a, b in zip(cuts, cuts[1:]):
-        shift = lambda spans: [(s - a, e - a, l) for s, e, l in spans if a <= s and e <= b]  # noqa: E731
-        units.append(Sentence(tokens[a:b], shift(gold_spans), shift(pred_spans), gold[a:b].text.strip()))
-    return units, len(crossed)
+    crossed = {b for b in starts if any(e.start < b < e.end for e in gold.ents)}
+    return [0] + [b for b in starts if b not in crossed] + [len(gold)], len(crossed)
+
+
+def to_sentences(gold: Doc, pred: List[Entity], tokenization: str) -> Tuple[List[Sentence], int, int]:
+    """A document as bootstrap units (see `unit_bounds`) with gold and predicted spans.
+
+    Spans are token offsets on gold tokens and character offsets into the unit's text on raw
+    text. A predicted entity that crosses a unit boundary belongs to the unit it starts in.
+    Returns the units, the sentence boundaries left uncut and the predictions crossing one.
+    """
+    cuts, n_uncut = unit_bounds(gold)
+    chars = [gold[b].idx if b < len(gold) else len(gold.text) for b in cuts]
+    tokens = [t.text for t in gold]
+    if tokenization == GOLD_TOKENS:
+        gold_spans = [(e.start, e.end, e.label_) for e in gold.ents]
+        pred = [(span.start, span.end, label) for start, end, label in pred
+                for span in [gold.char_span(start, end, alignment_mode="expand")] if span is not None]
+        bounds = cuts
+    else:
+        gold_spans = [(e.start_char, e.end_char, e.label_) for e in gold.ents]
+        bounds = chars
+    units, crossing = [], 0
+    for i in range(len(cuts) - 1):
+        a, b, ca, cb, lo, hi = cuts[i], cuts[i + 1], chars[i], chars[i + 1], bounds[i], bounds[i + 1]
+        shift = lambda spans: [(s - lo, e - lo, label) for s, e, label in spans if lo <= s < hi]  # noqa: E731
+        crossing += sum(1 for s, e, _ in pred if lo <= s < hi < e)
+        token_chars = None if tokenization == GOLD_TOKENS else [
+            (t.idx - ca, t.idx + len(t.text) - ca) for t in gold[a:b]]
+        units.append(Sentence(tokens[a:b], shift(gold_spans), shift(pred), gold.text[ca:cb].rstrip(), token_chars))
+    return units, n_uncut, crossing
+
+
+def misaligned_gold(nlp: Language, gold_docs: List[Doc]) -> Dict[str, object]:
+    """Gold entities the pipeline's tokenizer cannot reproduce: on raw text they are always missed."""
+    count, examples = 0, []
+    for doc in gold_docs:
+        tokens = nlp.make_doc(doc.text) if len(doc.text) <= nlp.max_length else None
+        for ent in doc.ents:
+            if tokens is not None and tokens.char_span(ent.start_char, ent.end_char) is None:
+                count += 1
+                if len(examples) < 5:
+                    inside = tokens.char_span(ent.start_char, ent.end_char, alignment_mode="expand")
+                    examples.append(f"{ent.text!r} {ent.label_} in the token(s) {inside.text!r}")
+    return {"count": count, "examples": examples}
 
 
 def write_json(path: Path, data: object, indent: Optional[int] = 2) -> None:
@@ -110,6 +153,15 @@ def fingerprint(sentences: Iterable[Sentence]) -> str:
     for s in sentences:
         digest.update(json.dumps([s.tokens, s.gold]).encode("utf8"))
     return digest.hexdigest()
+
+
+def raw_text_unavailable(gold_docs: List[Doc]) -> Optional[str]:
+    """Why the corpus has no raw text to run the pipeline on, or None if it has."""
+    unknown = sum(1 for doc in gold_docs if doc.has_unknown_spaces)
+    if unknown:
+        return (f"{unknown} of {len(gold_docs)} documents have no known spacing (the corpus has no `# text` "
+                "comments or SpaceAfter marks), so their raw text, and the score production would get, is unknown")
+    return None
 
 
 def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] = None,
@@ -127,38 +179,29 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
     other = compare_mod.load_other(compare) if compare is not None else None
     nlp = load_model(model, gpu_id)
     gold_docs, reader = read_gold(data, nlp)
-    pred_docs = predict(nlp, gold_docs)
-    sentences: List[Sentence] = []
-    merged = 0
-    for gold, pred in zip(gold_docs, pred_docs):
-        units, n_crossed = to_sentences(gold, pred)
-        sentences.extend(units)
-        merged += n_crossed
-    return write_evaluation(sentences, output, model=str(model), data=str(data), n_docs=len(gold_docs),
-                            boundaries_merged=merged, reader=reader, training_points=points, other=other,
-                            seed=seed, n_bootstrap=n_bootstrap)
+    unavailable = raw_text_unavailable(gold_docs)
+    runs = {}
+    for tokenization in ([GOLD_TOKENS] if unavailable else [RAW_TEXT, GOLD_TOKENS]):
+        predicted = predict(nlp, gold_docs, tokenization)
+        units, crossing, uncut = [], 0, 0
+        for gold, pred in zip(gold_docs, predicted):
+            doc_units, n_uncut, n_crossing = to_sentences(gold, pred, tokenization)
+            units.extend(doc_units)
+            uncut, crossing = uncut + n_uncut, crossing + n_crossing
+        runs[tokenization] = (units, crossing)
+    headline = GOLD_TOKENS if unavailable else RAW_TEXT
+    notes = {"sentence_boundaries_merged": uncut, "raw_text_unavailable": unavailable,
+             "misaligned_gold_entities": None if unavailable else misaligned_gold(nlp, gold_docs)}
+    return write_evaluation(runs[headline][0], output, model=str(model), data=str(data), n_docs=len(gold_docs),
+                            tokenization=headline, gold_tokens=runs[GOLD_TOKENS][0] if headline == RAW_TEXT else None,
+                            crossing={k: v[1] for k, v in runs.items()}, notes=notes, reader=reader,
+                            training_points=points, other=other, seed=seed, n_bootstrap=n_bootstrap)
 
 
-def write_evaluation(
-    sentences: List[Sentence], output: Path, *, model: str, data: str, n_docs: int,
-    boundaries_merged: int = 0, reader: Optional[Dict[str, object]] = None,
-    training_points: Optional[List[Dict[str, object]]] = None,
-    other: Optional[Tuple[Dict[str, object], Optional[Dict[str, object]]]] = None,
-    seed: int = 0, n_bootstrap: int = 1000,
-) -> Dict[str, object]:
-    """Score sentences and write metrics.json, sentence_counts.json, errors.jsonl, report.md, PNGs.
-
-    other: (metrics, per-sentence counts or None) of a run to compare with.
-    """
-    from . import plots
-
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    metrics: Dict[str, object] = {"model": model, "data": data, "n_docs": n_docs,
-                                  "sentence_boundaries_merged": boundaries_merged}
-    if reader is not None:
-        metrics["reader"] = reader
-    metrics.update(scorer.score(sentences))
+def score_units(sentences: List[Sentence], seed: int, n_bootstrap: int
+                ) -> Tuple[Dict[str, object], Dict[str, object], List[Dict[str, object]]]:
+    """Every score of one tokenization: (metrics, per-sentence counts for --compare, error records)."""
+    metrics: Dict[str, object] = dict(scorer.score(sentences))
     per_sentence = [scorer.sentence_counts(s) for s in sentences]
     labels = list(metrics["ents_per_type"])
     metrics["bootstrap"] = bootstrap.f1_intervals(per_sentence, labels, n=n_bootstrap, seed=seed)
@@ -166,10 +209,48 @@ def write_evaluation(
     errors = found.pop("errors")
     metrics.update(found)
     counts = {"fingerprint": fingerprint(sentences), "labels": labels, "sentences": per_sentence}
+    return metrics, counts, errors
+
+
+def write_evaluation(
+    sentences: List[Sentence], output: Path, *, model: str, data: str, n_docs: int,
+    tokenization: str = GOLD_TOKENS, gold_tokens: Optional[List[Sentence]] = None,
+    crossing: Optional[Dict[str, int]] = None, notes: Optional[Dict[str, object]] = None,
+    reader: Optional[Dict[str, object]] = None,
+    training_points: Optional[List[Dict[str, object]]] = None,
+    other: Optional[Tuple[Dict[str, object], Optional[Dict[str, object]]]] = None,
+    seed: int = 0, n_bootstrap: int = 1000,
+) -> Dict[str, object]:
+    """Score and write metrics.json, sentence_counts.json, errors.jsonl, report.md and PNGs.
+
+    sentences: the headline units, scored on `tokenization`; gold_tokens: the same units on gold
+    tokens when the headline is the raw-text score. metrics.json holds the headline at its top
+    level (so tools reading `ents_f` read what production gets) and the gold-token scores under
+    "gold_tokens". other: (metrics, per-sentence counts or None) of a run to compare with.
+    """
+    from . import plots
+
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    crossing = crossing or {}
+    metrics: Dict[str, object] = {"model": model, "data": data, "n_docs": n_docs, "tokenization": tokenization,
+                                  **{k: v for k, v in (notes or {}).items() if v is not None}}
+    if reader is not None:
+        metrics["reader"] = reader
+    scores, counts, errors = score_units(sentences, seed, n_bootstrap)
+    metrics.update(scores, predictions_crossing_units=crossing.get(tokenization, 0))
+    counts["tokenization"] = tokenization
+    blocks = {tokenization: (metrics, counts)}
+    if gold_tokens is not None:
+        gold_scores, gold_counts, gold_errors = score_units(gold_tokens, seed, n_bootstrap)
+        gold_scores["predictions_crossing_units"] = crossing.get(GOLD_TOKENS, 0)
+        metrics[GOLD_TOKENS] = gold_scores
+        counts[GOLD_TOKENS] = gold_counts
+        blocks[GOLD_TOKENS] = (gold_scores, gold_counts)
+        write_jsonl(output / "errors_gold_tokens.jsonl", gold_errors)
     write_json(output / compare_mod.COUNTS_FILE, counts, indent=None)
-    with (output / "errors.jsonl").open("w", encoding="utf8") as f:
-        f.writelines(json.dumps(e, ensure_ascii=False) + "\n" for e in errors)
-    comparison = compare_mod.compare(metrics, counts, *other) if other is not None else None
+    write_jsonl(output / "errors.jsonl", errors)
+    comparison = compare_mod.compare_runs(blocks, *other) if other is not None else None
     if comparison:
         write_json(output / "comparison.json", comparison)
     plot_files = {"per_type_f1": plots.plot_per_type_f1(metrics, output / "per_type_f1.png").name,
@@ -182,8 +263,15 @@ def write_evaluation(
     report.print_scores(metrics)
     if comparison:
         report.print_comparison(comparison)
-    if boundaries_merged:
-        msg.warn(f"{boundaries_merged} sentence boundaries are crossed by a gold or predicted entity; "
-                 "the sentences on both sides count as one sentence.")
+    if metrics.get("sentence_boundaries_merged"):
+        msg.warn(f"{metrics['sentence_boundaries_merged']} gold sentence boundaries are crossed by a gold entity; "
+                 "the sentences on both sides count as one.")
+    if metrics.get("raw_text_unavailable"):
+        msg.warn(f"Only the gold-token score exists: {metrics['raw_text_unavailable']}.")
     msg.good(f"Wrote metrics.json, report.md, errors.jsonl and plots to {output}")
     return metrics
+
+
+def write_jsonl(path: Path, records: Iterable[Dict[str, object]]) -> None:
+    with path.open("w", encoding="utf8") as f:
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)

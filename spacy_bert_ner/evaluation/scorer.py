@@ -1,7 +1,7 @@
 """Entity scores computed from spans alone, so they can be tested without a model.
 
 A sentence is its tokens plus gold and predicted spans `(start, end, label)` in token
-offsets, `end` exclusive as in spaCy. Strict scores count a prediction as correct only when
+offsets (gold tokens) or character offsets (raw text), `end` exclusive as in spaCy. Strict scores count a prediction as correct only when
 start, end and label all match a gold span; they equal seqeval's strict IOB2 scores
 (`mode="strict", scheme=IOB2`), including its convention that an undefined ratio (no
 predictions, no gold) is 0. Partial-match scores follow SemEval-2013 task 9.1 as
@@ -10,19 +10,52 @@ per type; tests assert equality with nervaluate, which is not needed at run time
 spans as non-empty half-open intervals of any unit. Where no two gold and no two predicted
 spans overlap (as in spaCy's `doc.ents`), the strict schema equals the strict scores.
 """
+from bisect import bisect_right
 from collections import Counter
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..readers.schemes import encode_iob2 as iob2_tags
 
 Span = Tuple[int, int, str]
+# What the pipeline ran on: the raw text with its own tokenizer (what production gets), or the
+# gold tokens (what CoNLL/seqeval figures measure).
+RAW_TEXT, GOLD_TOKENS = "raw_text", "gold_tokens"
+TOKENIZATIONS = {RAW_TEXT: "raw text", GOLD_TOKENS: "gold tokens"}
 
 
 class Sentence(NamedTuple):
+    """A unit of evaluation: its gold tokens, gold and predicted spans, and text.
+
+    Spans are token offsets, or, when `token_chars` gives each token's (start, end) in `text`,
+    character offsets into `text`: the raw-text score, where predictions come from the pipeline's
+    own tokenization and need not fall on gold tokens.
+    """
+
     tokens: List[str]
     gold: List[Span]
     pred: List[Span]
     text: str = ""
+    token_chars: Optional[List[Tuple[int, int]]] = None
+
+
+def token_tags(sent: Sentence, spans: Sequence[Span]) -> List[str]:
+    """The IOB2 tag of each gold token under `spans`; with character spans, a token only partly
+    inside a span gets the tag "X", which equals no gold tag."""
+    n = len(sent.tokens)
+    if sent.token_chars is None:
+        return iob2_tags(n, [(start, min(end, n), label) for start, end, label in spans])
+    tags = ["O"] * n
+    starts = [start for start, _ in sent.token_chars]
+    for start, end, label in spans:
+        for i in range(max(0, bisect_right(starts, start) - 1), n):
+            t_start, t_end = sent.token_chars[i]
+            if t_start >= end:
+                break
+            if t_end <= start:
+                continue
+            inside = start <= t_start and t_end <= end
+            tags[i] = ("B-" if t_start == start else "I-") + label if inside else "X"
+    return tags
 
 
 def prf(tp: int, n_pred: int, n_gold: int) -> Dict[str, float]:
@@ -85,10 +118,9 @@ def token_accuracy(sentences: Sequence[Sentence]) -> float:
     """Share of tokens whose predicted IOB2 tag equals the gold tag, O included."""
     right = total = 0
     for sent in sentences:
-        n = len(sent.tokens)
-        gold, pred = iob2_tags(n, sent.gold), iob2_tags(n, sent.pred)
+        gold, pred = token_tags(sent, sent.gold), token_tags(sent, sent.pred)
         right += sum(g == p for g, p in zip(gold, pred))
-        total += n
+        total += len(sent.tokens)
     return right / total if total else 0.0
 
 

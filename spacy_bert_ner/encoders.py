@@ -82,6 +82,21 @@ RECOMMENDED: Dict[str, List[Encoder]] = {
         Encoder("neuralmind/bert-large-portuguese-cased", 335, "BERTimbau large: better NER, 3x the compute"),
     ],
     "cs": [Encoder("ufal/robeczech-base", 126, "RobeCzech, Czech RoBERTa; note its non-commercial licence (CC BY-NC-SA)")],
+    # Languages written without spaces: the pipeline's tokenizer (spaCy's for the language, e.g. one
+    # token per Chinese character) decides the entity boundaries; the encoder only has to read them.
+    "zh": [
+        Encoder("hfl/chinese-roberta-wwm-ext", 102, "Chinese RoBERTa-wwm (HFL), a BERT with a character vocabulary: "
+                                                    "one piece per character, simplified and traditional"),
+        Encoder("bert-base-chinese", 102, "Google's Chinese BERT, the same character vocabulary; the common baseline"),
+    ],
+    "ja": [Encoder("ku-nlp/deberta-v3-base-japanese", 160, "Japanese DeBERTa V3 (Kyoto University) with a fast "
+                                                           "Unigram tokenizer: no Juman++ or MeCab needed")],
+    "th": [Encoder("airesearch/wangchanberta-base-att-spm-uncased", 106, "WangchanBERTa, Thai RoBERTa on 78 GB of "
+                                                                        "Thai text; uncased SentencePiece")],
+    "ko": [
+        Encoder("klue/roberta-base", 111, "KLUE RoBERTa, trained for the Korean KLUE benchmark (which has NER)"),
+        Encoder("klue/roberta-large", 337, "large variant: better NER, 3x the compute"),
+    ],
     MULTILINGUAL: [
         Encoder("intfloat/multilingual-e5-small", 118, "small and fast (384 wide, ~21M outside the embeddings); suits CPUs"),
         Encoder("intfloat/multilingual-e5-base", 278, "XLM-R base size, further trained as a text embedder"),

@@ -15,7 +15,7 @@ runner = CliRunner()
 
 
 def test_every_promised_language_has_an_encoder():
-    for lang in ("de", "nl", "es", "fi", "da", "nb", "sv", "pl", "pt", "cs"):
+    for lang in ("de", "nl", "es", "fi", "da", "nb", "sv", "pl", "pt", "cs", "zh", "ja", "th", "ko"):
         assert RECOMMENDED[lang], lang
     names = {enc.name for enc in RECOMMENDED[MULTILINGUAL]}
     assert {"xlm-roberta-base", "xlm-roberta-large", "bert-base-multilingual-cased",
@@ -37,8 +37,9 @@ def test_models_command():
     assert result.exit_code == 0
     assert "deepset/gbert-base" in result.output and "xlm-roberta-base" in result.output
     assert "GroNLP" not in result.output
-    other = runner.invoke(app, ["models", "--lang", "ja"])
-    assert other.exit_code == 0 and "No language-specific encoder listed for 'ja'" in other.output
+    other = runner.invoke(app, ["models", "--lang", "ta"])
+    assert other.exit_code == 0 and "No language-specific encoder listed for 'ta'" in other.output
+    assert "hfl/chinese-roberta-wwm-ext" in runner.invoke(app, ["models", "--lang", "zh"]).output
     assert "ufal/robeczech-base" in runner.invoke(app, ["models"]).output
 
 

@@ -383,7 +383,8 @@ def run_system(system: str, corpus: str, encoder_name: str, spec: Dict[str, Any]
         entry = marks["marks"].get(f"{minutes * 60:g}") or {"snapshot": None}
         scored = scores.get(entry.get("snapshot") or "")
         record_marks[report.mark_key(minutes)] = {
-            **entry, "test": {k: scored[k] for k in ("ents_p", "ents_r", "ents_f", "ents_per_type")} if scored else None,
+            **entry, "test": {k: scored[k] for k in ("ents_p", "ents_r", "ents_f", "ents_per_type", "raw_text")
+                              if k in scored} if scored else None,
             "inference_words_per_s": scored["words_per_s"] if scored else None,
             "model_mb": scored["model_mb"] if scored else None}
     return {"corpus": corpus, "encoder": encoder_name, "system": system, "status": "done", "quick": args.quick,

@@ -133,13 +133,25 @@ def predict(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1, help="Documents per batch (default: the pipeline's)."),
     n_process: int = typer.Option(1, "--n-process", "-n", min=1, help="Worker processes (CPU only)."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to run on; -1 for CPU."),
+    split_chars: Optional[int] = typer.Option(None, "--split-chars", min=100, help="Run longer documents as overlapping pieces cut at line or sentence ends (default and at most: the pipeline's max_length, 1,000,000)."),
+    max_chars: Optional[int] = typer.Option(None, "--max-chars", min=1, help="Skip documents longer than this (counted and listed) instead of splitting them."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run into the same OUTPUT from its part file .OUTPUT.part."),
 ):
     """Run a pipeline over documents and write one JSON line with entities per document:
     `entities` [{start, end, label, text}] with character offsets. Malformed lines are
-    reported with their line number and skipped."""
-    from .predict import predict as run_predict
+    reported with their line number and skipped; long documents are split (--split-chars)
+    or skipped (--max-chars), and counted.
 
-    run_predict(model, input_path, output_path, batch_size=batch_size, n_process=n_process, gpu_id=gpu_id)
+    OUTPUT appears only when every document is done. Ctrl-C or SIGTERM stops with exit
+    status 130 or 143 and keeps the finished documents in .OUTPUT.part beside it: rerun
+    with --resume to continue (the input must be the same)."""
+    from .predict import Interrupted, predict as run_predict
+
+    try:
+        run_predict(model, input_path, output_path, batch_size=batch_size, n_process=n_process, gpu_id=gpu_id,
+                    split_chars=split_chars, max_chars=max_chars, resume=resume)
+    except Interrupted as stop:
+        raise SystemExit(128 + stop.signum)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

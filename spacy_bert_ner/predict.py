@@ -11,40 +11,103 @@ INPUT is read by its shape:
 Each output line is the input record plus `entities`: `[{start, end, label, text}]`, where
 `start`/`end` index the document text in Unicode code points (Python `str` offsets), so
 `text[start:end] == entity["text"]`. A malformed line (bad UTF-8, bad JSON, no `text`) is
-reported with its line number and skipped; the rest is processed. The output is written to a
-hidden temporary file beside OUTPUT and renamed when everything succeeded, so an interrupted
-run never leaves a partial file under the final name. Documents are batched with others of
-similar length (less padding for the encoder); the output keeps the input order.
+reported with its line number and skipped; the rest is processed. Documents are batched with
+others of similar length (less padding for the encoder); the output keeps the input order.
+
+Long documents: one longer than `split_chars` (default and at most the pipeline's
+`max_length`, 1,000,000 characters) is run as overlapping pieces and its entities are merged
+back at offsets of the whole text (see `long_texts`); with `max_chars`, documents longer than
+that are skipped instead. Both are counted and reported.
+
+Interruptions and resuming: the output is written to `.OUTPUT.part` beside OUTPUT, with
+`.OUTPUT.part.json` recording what it was started from (the input's size and a hash of its
+first MB, the model and the two limits), and renamed to OUTPUT only when every document is
+done. On SIGINT (Ctrl-C) or SIGTERM the run stops, says how many documents were done, keeps
+the part file for `resume` (removes it when it holds none) and raises `Interrupted`, which
+the CLI turns into exit status 130 / 143. `resume` checks that input and settings are the
+same, reads back the documents the part file holds (a last line cut short by a kill is
+dropped and done again), skips them in the input without running the model, and appends the
+rest; malformed and too-long records are counted again as the input is read again. Any other
+failure removes the part file, unless it holds an earlier run's documents.
 """
+import hashlib
 import json
 import os
+import signal
 import sys
-import tempfile
+import threading
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
-from .batching import SORT_BATCHES, by_length, in_input_order
+from spacy.language import Language
+
 from .errors import CorpusError, UserError
-
-if TYPE_CHECKING:
-    from spacy.language import Language
-    from spacy.tokens import Doc
+from .long_texts import Entity, pipe_entities
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 MAX_REPORTED = 100  # skipped records printed one by one; all are counted
+HEAD_BYTES = 1 << 20  # the input's first MB is hashed to recognise it on --resume
 # Components that leave large outputs on each doc; doc_cleaner frees them after the pipeline.
 DOC_OUTPUTS = {"doc.tensor", "doc._.trf_data"}
 
-Record = Tuple[str, Dict[str, Any]]  # document text, output fields passed through
+Record = Tuple[str, Dict[str, Any], str]  # document text, output fields passed through, "path:line"
 
 
 @dataclass
 class PredictSummary:
-    docs: int = 0
+    docs: int = 0  # written to OUTPUT, `resumed` of them from the part file
     entities: int = 0
-    skipped: List[str] = field(default_factory=list)  # "path:line: reason", one per record
+    skipped: List[str] = field(default_factory=list)  # "path:line: reason", one per malformed record
+    too_long: List[str] = field(default_factory=list)  # "path:line: reason", above max_chars
+    split: int = 0  # documents run as pieces, above split_chars
+    resumed: int = 0  # documents read back from the part file of an interrupted run
     replaced_entities: int = 0  # JSONL records whose own `entities` field was overwritten
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped `predict`; the CLI exits with 128 + signum (130, 143)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def _interrupt_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise Interrupted in this process while the block runs; the first one
+    restores the usual handlers, so a second signal acts as it always does. A worker forked by
+    `nlp.pipe(n_process=...)` ignores them: the main process ends it on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    pid = os.getpid()
+
+    def handler(signum: int, frame: Any) -> None:
+        if os.getpid() != pid:
+            return
+        for number, previous_handler in previous.items():
+            signal.signal(number, previous_handler)
+        raise Interrupted(signum)
+
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, previous_handler in previous.items():
+            signal.signal(number, previous_handler)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_float(value: str) -> float:
+    number = float(value)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{value} is too large for a JSON number")
+    return number
 
 
 def _lines(path: Path, skip: Callable[[str], None]) -> Iterator[Tuple[int, str]]:
@@ -61,40 +124,60 @@ def _lines(path: Path, skip: Callable[[str], None]) -> Iterator[Tuple[int, str]]
 
 
 def _read_text_lines(path: Path, skip: Callable[[str], None]) -> Iterator[Record]:
-    for _, line in _lines(path, skip):
-        yield line, {"text": line}
+    for number, line in _lines(path, skip):
+        yield line, {"text": line}, f"{path}:{number}"
+
+
+def _json_problem(line: str) -> Tuple[Any, Optional[str]]:
+    """The line's value, or why it cannot be written back as JSON in UTF-8."""
+    try:
+        value = json.loads(line, parse_constant=_reject_constant, parse_float=_parse_float)
+    except json.JSONDecodeError as err:
+        return None, f"not valid JSON ({err.msg}, column {err.colno})"
+    except ValueError as err:  # NaN, 1e999, an integer of more than 4,300 digits
+        return None, f"not valid JSON ({err})"
+    except RecursionError:
+        return None, "not valid JSON (nested too deeply)"
+    if "\\ud" in line.lower():  # a \\uD800-\\uDFFF escape: an unpaired one cannot be written as UTF-8
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf8")
+        except UnicodeEncodeError:
+            return None, "an unpaired surrogate escape (\\ud800-\\udfff) is not a character"
+    return value, None
 
 
 def _read_jsonl(path: Path, skip: Callable[[str], None]) -> Iterator[Record]:
     for number, line in _lines(path, skip):
         if not line.strip():
             continue  # a blank line holds no record
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            skip(str(CorpusError(path, number, f"not valid JSON ({err.msg}, column {err.colno})")))
-            continue
-        if not isinstance(record, dict):
+        record, problem = _json_problem(line)
+        if problem:
+            pass
+        elif not isinstance(record, dict):
             problem = f"expected a JSON object with a 'text' field, got {type(record).__name__}"
         elif "text" not in record:
             problem = f"no 'text' field (fields: {', '.join(record) or 'none'})"
         elif not isinstance(record["text"], str):
             problem = f"'text' must be a string, got {type(record['text']).__name__}"
         else:
-            yield record["text"], record
+            yield record["text"], record, f"{path}:{number}"
             continue
         skip(str(CorpusError(path, number, problem)))
 
 
+def _txt_files(path: Path) -> List[Path]:
+    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".txt")
+
+
 def _read_folder(path: Path, skip: Callable[[str], None]) -> Iterator[Record]:
-    for file in sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".txt"):
+    for file in _txt_files(path):
         try:
             text = file.read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError as err:
             skip(str(CorpusError(file, None, f"not valid UTF-8 ({err.reason} at byte {err.start}); "
                                              "convert the file to UTF-8")))
             continue
-        yield text, {"file": file.name, "text": text}
+        yield text, {"file": file.name, "text": text}, str(file)
 
 
 def read_records(path: Path, skip: Callable[[str], None]) -> Iterator[Record]:
@@ -106,7 +189,19 @@ def read_records(path: Path, skip: Callable[[str], None]) -> Iterator[Record]:
     return _read_text_lines(path, skip)
 
 
-def load_pipeline(model: str, gpu_id: int = -1) -> "Language":
+def input_fingerprint(path: Path) -> Dict[str, Any]:
+    """Size and SHA-256 of the first MB of a file; of a folder, its .txt files' total size and
+    a hash of their names and sizes. Cheap on any input, and enough to tell another one."""
+    if path.is_dir():
+        listing = [(file.name, file.stat().st_size) for file in _txt_files(path)]
+        head = json.dumps(listing).encode("utf8")
+        return {"size": sum(size for _, size in listing), "head_sha256": hashlib.sha256(head).hexdigest()}
+    with path.open("rb") as f:
+        head = f.read(HEAD_BYTES)
+    return {"size": path.stat().st_size, "head_sha256": hashlib.sha256(head).hexdigest()}
+
+
+def load_pipeline(model: str, gpu_id: int = -1) -> Language:
     """Load a pipeline folder or package; add `doc_cleaner` if components leave outputs on docs."""
     import spacy
 
@@ -130,11 +225,18 @@ def load_pipeline(model: str, gpu_id: int = -1) -> "Language":
     return nlp
 
 
-def doc_to_json(doc: "Doc", fields: Dict[str, Any]) -> Dict[str, Any]:
-    return {**fields, "entities": [
-        {"start": ent.start_char, "end": ent.end_char, "label": ent.label_, "text": ent.text}
-        for ent in doc.ents
-    ]}
+def record_json(fields: Dict[str, Any], entities: List[Entity]) -> Dict[str, Any]:
+    """The output record: the input's fields (with its `text`) and the entities found in it."""
+    text = fields["text"]
+    return {**fields, "entities": [{"start": start, "end": end, "label": label, "text": text[start:end]}
+                                   for start, end, label in entities]}
+
+
+def part_paths(output_path: Path) -> Tuple[Path, Path]:
+    """The part file an unfinished run writes and its sidecar, beside OUTPUT; the same names
+    for every run, so that `--resume` finds them."""
+    part = output_path.with_name(f".{output_path.name}.part")
+    return part, part.with_name(part.name + ".json")
 
 
 def _check_paths(input_path: Path, output_path: Path) -> None:
@@ -149,9 +251,80 @@ def _check_paths(input_path: Path, output_path: Path) -> None:
                         f"{output_path / 'predictions.jsonl'}")
 
 
-def predict(model: str, input_path: Path, output_path: Path, *, batch_size: Optional[int] = None,
-            n_process: int = 1, gpu_id: int = -1) -> PredictSummary:
-    """Write one JSON line with entities per input document; see the module docstring."""
+def _check_resumable(part: Path, sidecar: Path, started: Dict[str, Any]) -> None:
+    """The part file may be continued: same input, model and limits as when it was started."""
+    try:
+        recorded = json.loads(sidecar.read_text(encoding="utf8"))
+    except (OSError, ValueError):
+        raise UserError(f"Cannot resume {part}: {sidecar}, which records what it was started from, "
+                        f"is missing or unreadable. Delete {part} to start over.") from None
+    for key, what in (("input", "input (size, first MB)"), ("model", "model"),
+                      ("split_chars", "--split-chars"), ("max_chars", "--max-chars")):
+        if recorded.get(key) != started[key]:
+            raise UserError(f"Cannot resume {part}: it was started with another {what} "
+                            f"({recorded.get(key)}, now {started[key]}). Rerun with the same input "
+                            f"and settings, or delete {part} to start over.")
+
+
+def _resume(part: Path, input_path: Path, records: Iterator[Record], summary: PredictSummary) -> int:
+    """Match the part file's documents to the first input records, which are thereby used up and
+    counted; a last line without its newline (killed mid-write) is cut off, to be done again.
+    Returns the part file's length after the cut."""
+    end = 0
+    with part.open("r+b") as f:
+        for number, raw in enumerate(f, 1):
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                done = json.loads(raw)
+                text, entities = done["text"], done["entities"]
+            except (ValueError, TypeError, KeyError) as err:
+                raise CorpusError(part, number, f"not a record written by predict ({err!r}); delete "
+                                                f"{part} to start over") from None
+            record = next(records, None)
+            if record is None or record[0] != text:
+                where = f"{record[2]} holds another text" if record else f"{input_path} has fewer documents"
+                raise CorpusError(part, number, f"does not belong to this input ({where}); delete "
+                                                f"{part} to start over")
+            summary.docs += 1
+            summary.resumed += 1
+            summary.entities += len(entities)
+            end += len(raw)
+        f.truncate(end)
+    return end
+
+
+def _complete_lines(path: Path, offset: int) -> int:
+    """Cut a last line without its newline; the number of lines from byte `offset` on."""
+    lines = 0
+    with path.open("r+b") as f:
+        f.seek(offset)
+        for raw in f:
+            if not raw.endswith(b"\n"):
+                break
+            lines += 1
+            offset += len(raw)
+        f.truncate(offset)
+    return lines
+
+
+def _model_name(model: Union[str, Language]) -> str:
+    if isinstance(model, Language):
+        return f"{model.lang}_{model.meta.get('name')}-{model.meta.get('version')}"
+    return str(Path(model).resolve()) if Path(model).exists() else model
+
+
+def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
+            batch_size: Optional[int] = None, n_process: int = 1, gpu_id: int = -1,
+            split_chars: Optional[int] = None, max_chars: Optional[int] = None,
+            resume: bool = False) -> PredictSummary:
+    """Write one JSON line with entities per input document; see the module docstring.
+
+    model: a pipeline folder, package name, or a loaded pipeline (used as it is). split_chars:
+    documents longer than this are run as pieces (default: `nlp.max_length`). max_chars:
+    documents longer than this are skipped and counted. resume: continue the part file of an
+    interrupted run into the same OUTPUT.
+    """
     from tqdm import tqdm
     from wasabi import msg
 
@@ -159,50 +332,115 @@ def predict(model: str, input_path: Path, output_path: Path, *, batch_size: Opti
     _check_paths(input_path, output_path)
     if n_process > 1 and gpu_id >= 0:
         raise UserError("--n-process above 1 cannot share a GPU; use --n-process 1 with --gpu-id.")
-    nlp = load_pipeline(model, gpu_id)
-    if n_process > 1 and "torch" in sys.modules:
-        import torch  # the workers inherit this: share the cores instead of oversubscribing
-
-        torch.set_num_threads(max(1, torch.get_num_threads() // n_process))
+    if max_chars is not None and max_chars < 1:
+        raise UserError(f"--max-chars must be at least 1, not {max_chars}.")
+    part, sidecar = part_paths(output_path)
+    resuming = resume and part.exists()
+    if part.exists() and not resume:
+        raise UserError(f"{part} is the part file of an interrupted (or still running) run into "
+                        f"{output_path}: pass --resume to continue it, or delete it to start over.")
     summary = PredictSummary()
 
-    def skip(message: str) -> None:
-        summary.skipped.append(message)
-        if len(summary.skipped) <= MAX_REPORTED:
+    def report(kind: List[str], message: str) -> None:
+        kind.append(message)
+        if len(kind) <= MAX_REPORTED:
             tqdm.write(f"Skipped {message}", file=sys.stderr)
 
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=output_path.parent, prefix=f".{output_path.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf8") as out:
-            batch_size = batch_size or nlp.batch_size
-            records = by_length(read_records(input_path, skip), batch_size * SORT_BATCHES)
-            docs = in_input_order(nlp.pipe(records, as_tuples=True, batch_size=batch_size, n_process=n_process))
-            for doc, fields in tqdm(docs, desc="Predicting", unit=" docs", disable=None):
-                summary.replaced_entities += "entities" in fields
-                record = doc_to_json(doc, fields)
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                summary.docs += 1
-                summary.entities += len(record["entities"])
-            out.flush()
-            os.fsync(out.fileno())
-        if summary.docs == 0 and summary.skipped:
-            raise UserError(f"No valid document in {input_path}: all {len(summary.skipped)} records "
-                            f"were skipped, the first as {summary.skipped[0]}")
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)  # mkstemp creates 0600; give the output the usual permissions
-        os.replace(tmp, output_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    msg.good(f"Wrote {summary.docs} documents with {summary.entities} entities to {output_path}")
-    if summary.skipped:
-        hidden = len(summary.skipped) - MAX_REPORTED
-        msg.warn(f"Skipped {len(summary.skipped)} malformed records"
-                 + (f" ({hidden} not shown above)" if hidden > 0 else ""))
+    appended_from: Optional[int] = None  # byte offset from which this run appends to the part file
+    with _interrupt_on_signals():
+        try:
+            nlp = model if isinstance(model, Language) else load_pipeline(model, gpu_id)
+            split_chars = nlp.max_length if split_chars is None else split_chars
+            if not 1 <= split_chars <= nlp.max_length:
+                raise UserError(f"--split-chars must be between 1 and the pipeline's max_length "
+                                f"({nlp.max_length:,}), not {split_chars:,}.")
+            if n_process > 1 and "torch" in sys.modules:
+                import torch  # the workers inherit this: share the cores instead of oversubscribing
+
+                torch.set_num_threads(max(1, torch.get_num_threads() // n_process))
+            started = {"input": input_fingerprint(input_path), "model": _model_name(model),
+                       "split_chars": split_chars, "max_chars": max_chars}
+            records = _admit(read_records(input_path, lambda m: report(summary.skipped, m)),
+                             summary, split_chars, max_chars, lambda m: report(summary.too_long, m))
+            if resuming:
+                _check_resumable(part, sidecar, started)
+                appended_from = _resume(part, input_path, records, summary)
+                msg.info(f"Resuming {part}: {summary.resumed} documents done, continuing after them")
+            else:
+                if resume:
+                    msg.info(f"No part file {part} to resume; starting from the first document")
+                output_path.parent.mkdir(parents=True, exist_ok=True)
+                appended_from = 0
+                part.write_bytes(b"")
+                sidecar.write_text(json.dumps(started) + "\n", encoding="utf8")
+            results = pipe_entities(nlp, ((text, fields) for text, fields, _ in records), split_chars,
+                                    batch_size=batch_size, n_process=n_process)
+            with part.open("a", encoding="utf8", newline="\n", buffering=1) as out, closing(results):
+                progress = tqdm(results, desc="Predicting", unit=" docs", disable=None, initial=summary.docs)
+                for entities, fields in progress:
+                    out.write(json.dumps(record_json(fields, entities), ensure_ascii=False) + "\n")
+                    summary.docs += 1
+                    summary.entities += len(entities)
+                out.flush()
+                os.fsync(out.fileno())
+            if summary.docs == 0 and (summary.skipped or summary.too_long):
+                first = (summary.skipped or summary.too_long)[0]
+                raise UserError(f"No document to predict in {input_path}: all "
+                                f"{len(summary.skipped) + len(summary.too_long)} records were skipped, "
+                                f"the first as {first}")
+            os.replace(part, output_path)
+            sidecar.unlink(missing_ok=True)
+        except Interrupted as stop:
+            if appended_from is None:
+                msg.fail(f"Interrupted by {stop} before any document was done; {output_path} was not "
+                         "written" + (f"; {part} is kept as it was, for --resume" if resuming else ""))
+            else:
+                done = summary.resumed + (_complete_lines(part, appended_from) if part.exists() else 0)
+                if done:
+                    msg.fail(f"Interrupted by {stop} after {done} documents; {output_path} was not "
+                             f"written. The {done} documents are kept in {part}: rerun the same "
+                             "command with --resume to continue.")
+                else:
+                    part.unlink(missing_ok=True)
+                    sidecar.unlink(missing_ok=True)
+                    msg.fail(f"Interrupted by {stop} before any document was done; {output_path} "
+                             "was not written")
+            raise
+        except BaseException:
+            if appended_from is not None and summary.resumed == 0:
+                part.unlink(missing_ok=True)
+                sidecar.unlink(missing_ok=True)
+            raise
+    _print_summary(summary, output_path, part, split_chars, max_chars)
+    return summary
+
+
+def _admit(records: Iterator[Record], summary: PredictSummary, split_chars: int, max_chars: Optional[int],
+           too_long: Callable[[str], None]) -> Iterator[Record]:
+    """The records to predict: those above max_chars are skipped, all others counted."""
+    for text, fields, where in records:
+        if max_chars is not None and len(text) > max_chars:
+            too_long(f"{where}: {len(text):,} characters, above --max-chars {max_chars:,}")
+            continue
+        summary.split += len(text) > split_chars
+        summary.replaced_entities += "entities" in fields
+        yield text, fields, where
+
+
+def _print_summary(summary: PredictSummary, output_path: Path, part: Path, split_chars: int,
+                   max_chars: Optional[int]) -> None:
+    from wasabi import msg
+
+    resumed = f" ({summary.resumed} of them read back from {part})" if summary.resumed else ""
+    msg.good(f"Wrote {summary.docs} documents with {summary.entities} entities to {output_path}{resumed}")
+    if summary.split:
+        msg.info(f"Ran {summary.split} documents longer than {split_chars:,} characters as overlapping "
+                 "pieces; their entities are merged at offsets of the whole text")
+    too_long = f"documents longer than --max-chars {max_chars:,}" if max_chars else ""
+    for skipped, what in ((summary.too_long, too_long), (summary.skipped, "malformed records")):
+        if skipped:
+            hidden = len(skipped) - MAX_REPORTED
+            msg.warn(f"Skipped {len(skipped)} {what}" + (f" ({hidden} not shown above)" if hidden > 0 else ""))
     if summary.replaced_entities:
         msg.warn(f"{summary.replaced_entities} input records had an 'entities' field; "
                  "it was replaced by the predictions")
-    return summary

@@ -1,7 +1,10 @@
 """Batch prediction: input shapes, malformed lines, exact offsets, atomic output, the CLI."""
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,7 @@ import spacy
 from spacy.training import Example
 
 from spacy_bert_ner.errors import UserError
-from spacy_bert_ner.predict import load_pipeline, predict
+from spacy_bert_ner.predict import Interrupted, input_fingerprint, load_pipeline, part_paths, predict, record_json
 
 PATTERNS = [
     {"label": "PER", "pattern": "Søren Kierkegaard"},
@@ -175,13 +178,13 @@ def test_existing_output_untouched_when_run_fails(model, tmp_path, monkeypatch):
     (tmp_path / "in.txt").write_text("Aarhus\nAarhus\n", encoding="utf8")
     (tmp_path / "out.jsonl").write_text("old\n", encoding="utf8")
 
-    def fail(doc, fields):
-        raise KeyboardInterrupt
+    def fail(fields, entities):
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr("spacy_bert_ner.predict.doc_to_json", fail)
-    with pytest.raises(KeyboardInterrupt):
+    monkeypatch.setattr("spacy_bert_ner.predict.record_json", fail)
+    with pytest.raises(RuntimeError):
         predict(str(model), tmp_path / "in.txt", tmp_path / "out.jsonl")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.jsonl"]  # part file removed
     assert (tmp_path / "out.jsonl").read_text() == "old\n"
 
 
@@ -220,3 +223,201 @@ def test_transformer_pipeline_gets_doc_cleaner(tiny_transformer, tmp_path):
     (tmp_path / "in.txt").write_text("Jeg bor i Aarhus\nog du?\n", encoding="utf8")
     predict(str(tmp_path / "model"), tmp_path / "in.txt", tmp_path / "out.jsonl")
     assert [entities(r) for r in read_jsonl(tmp_path / "out.jsonl")] == [[("Aarhus", "LOC")], []]
+
+
+def test_json_that_cannot_be_written_back_is_skipped(model, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join([
+        '{"text": "Aarhus", "x": NaN}',                 # 1: not JSON, and not writable as JSON
+        '{"text": "Aarhus", "x": 1e999}',               # 2: infinite
+        '{"text": "Aarhus", "x": ' + "9" * 5000 + '}',  # 3: more digits than Python converts
+        "[" * 100_000,                                   # 4: nested too deeply
+        '{"text": "Aarhus \\ud800"}',                   # 5: an unpaired surrogate
+        '{"text": "\\ud83d\\ude00 Aarhus"}',            # 6: a pair: one character, kept
+    ]), encoding="utf8")
+    summary = predict(str(model), src, tmp_path / "out.jsonl")
+    assert [m.split(": ")[0] for m in summary.skipped] == [f"{src}:{n}" for n in range(1, 6)]
+    assert "nested too deeply" in summary.skipped[3] and "surrogate" in summary.skipped[4]
+    (record,) = read_jsonl(tmp_path / "out.jsonl")
+    assert record["text"] == "\U0001F600 Aarhus" and entities(record) == [("Aarhus", "LOC")]
+    assert_offsets_exact(record)
+
+
+def long_document(n_sentences: int) -> str:
+    return "".join(f"Søren Kierkegaard {i} boede i Aarhus. " for i in range(n_sentences))
+
+
+def test_document_over_max_length_is_split_not_fatal(model, tmp_path, capsys):
+    """The E088 case: a document longer than the pipeline's max_length ends no run."""
+    nlp = load_pipeline(str(model))
+    nlp.max_length = 2000
+    text = long_document(100)  # 3,690 characters
+    (tmp_path / "in.txt").write_text(f"Aarhus\n{text}\nMoskva og Москва\n", encoding="utf8")
+    summary = predict(nlp, tmp_path / "in.txt", tmp_path / "out.jsonl")
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert [len(r["entities"]) for r in out] == [1, 200, 1]
+    assert_offsets_exact(out[1])
+    whole = spacy.blank("xx")
+    whole.add_pipe("entity_ruler").add_patterns(PATTERNS)
+    assert [(e["start"], e["end"]) for e in out[1]["entities"]] == [(e.start_char, e.end_char) for e in whole(text).ents]
+    assert (summary.docs, summary.split, summary.too_long) == (3, 1, [])
+    assert "Ran 1 documents longer than 2,000 characters as overlapping pieces" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("n_process", [1, 2])
+def test_split_documents_get_the_entities_of_a_whole_run(model, tmp_path, n_process):
+    lines = [json.dumps({"n": i, "text": long_document(i % 13)}) for i in range(30)]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines), encoding="utf8")
+    predict(str(model), tmp_path / "in.jsonl", tmp_path / "whole.jsonl")
+    summary = predict(str(model), tmp_path / "in.jsonl", tmp_path / "split.jsonl", split_chars=150,
+                      batch_size=4, n_process=n_process)
+    assert read_jsonl(tmp_path / "split.jsonl") == read_jsonl(tmp_path / "whole.jsonl")
+    assert summary.split == sum(len(long_document(i % 13)) > 150 for i in range(30))
+
+
+def test_max_chars_skips_long_documents_and_counts_them_by_line(model, tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text(f"Aarhus\n{long_document(3)}\nAarhus\n", encoding="utf8")
+    summary = predict(str(model), src, tmp_path / "out.jsonl", max_chars=50)
+    assert [r["text"] for r in read_jsonl(tmp_path / "out.jsonl")] == ["Aarhus", "Aarhus"]
+    assert summary.too_long == [f"{src}:2: 108 characters, above --max-chars 50"]
+    captured = capsys.readouterr()
+    assert f"Skipped {src}:2: 108 characters" in captured.err
+    assert "Skipped 1 documents longer than --max-chars 50" in captured.out
+    with pytest.raises(UserError, match="all 3 records were skipped"):
+        predict(str(model), src, tmp_path / "none.jsonl", max_chars=5, split_chars=100)
+    assert not list(tmp_path.glob("*none*"))
+
+
+def interrupt_at(monkeypatch, call: int, signum=signal.SIGTERM):
+    """Make the `call`-th output record raise Interrupted, as a signal during the run would."""
+    calls = []
+    real = record_json
+
+    def interrupting(fields, entities):
+        calls.append(1)
+        if len(calls) == call:
+            raise Interrupted(signum)
+        return real(fields, entities)
+
+    monkeypatch.setattr("spacy_bert_ner.predict.record_json", interrupting)
+
+
+def mixed_input(path: Path) -> None:
+    """JSONL with malformed lines before and after the interruption, and long documents."""
+    lines = []
+    for i in range(60):
+        lines.append("{broken" if i % 9 == 4 else json.dumps({"n": i, "text": long_document(i % 7)}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf8")
+
+
+@pytest.mark.parametrize("n_process", [1, 2])
+def test_interrupted_run_keeps_its_part_file_and_resume_completes_it(model, tmp_path, monkeypatch,
+                                                                     capsys, n_process):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    mixed_input(src)
+    settings = {"split_chars": 120, "max_chars": 200, "batch_size": 2, "n_process": n_process}
+    reference = predict(str(model), src, tmp_path / "ref.jsonl", **settings)
+    capsys.readouterr()
+    interrupt_at(monkeypatch, 25)
+    with pytest.raises(Interrupted):
+        predict(str(model), src, out, **settings)
+    part, sidecar = part_paths(out)
+    assert not out.exists() and part.exists() and sidecar.exists()
+    assert len(part.read_text(encoding="utf8").splitlines()) == 24
+    message = " ".join(capsys.readouterr().out.split())
+    assert f"Interrupted by SIGTERM after 24 documents; {out} was not written" in message
+    assert f"kept in {part}: rerun the same command with --resume" in message
+    with part.open("a", encoding="utf8") as f:
+        f.write('{"n": 99, "text": "killed mid-wri')  # a kill during a write leaves half a line
+    monkeypatch.undo()
+    with pytest.raises(UserError, match="pass --resume to continue it"):
+        predict(str(model), src, out, **settings)
+    summary = predict(str(model), src, out, resume=True, **settings)
+    assert out.read_bytes() == (tmp_path / "ref.jsonl").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl", "ref.jsonl"]
+    assert summary.resumed == 24
+    for name in ("docs", "entities", "skipped", "too_long", "split"):
+        assert getattr(summary, name) == getattr(reference, name), name
+
+
+def test_resume_refuses_another_input_or_settings(model, tmp_path, monkeypatch):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    mixed_input(src)
+    interrupt_at(monkeypatch, 10)
+    with pytest.raises(Interrupted):
+        predict(str(model), src, out, batch_size=2)
+    monkeypatch.undo()
+    with pytest.raises(UserError, match="another --max-chars"):
+        predict(str(model), src, out, resume=True, max_chars=100)
+    lines = src.read_text(encoding="utf8").split("\n")
+    lines[2] = json.dumps({"n": 2, "text": "Aarhus"})
+    src.write_text("\n".join(lines), encoding="utf8")
+    with pytest.raises(UserError, match=r"another input \(size, first MB\)"):
+        predict(str(model), src, out, resume=True)
+    part, sidecar = part_paths(out)
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "input": input_fingerprint(src)}))
+    with pytest.raises(UserError, match=r"\.part:3: does not belong to this input \(.*in.jsonl:3 holds another"):
+        predict(str(model), src, out, resume=True)
+    assert part.exists() and not out.exists()  # the earlier run's documents are never deleted
+
+
+def test_interrupted_before_any_document_leaves_nothing(model, tmp_path, monkeypatch, capsys):
+    (tmp_path / "in.txt").write_text("Aarhus\nAarhus\n", encoding="utf8")
+    interrupt_at(monkeypatch, 1, signal.SIGINT)
+    with pytest.raises(Interrupted) as stop:
+        predict(str(model), tmp_path / "in.txt", tmp_path / "out.jsonl")
+    assert stop.value.signum == signal.SIGINT
+    assert [p.name for p in tmp_path.iterdir()] == ["in.txt"]
+    assert "Interrupted by SIGINT before any document was done" in " ".join(capsys.readouterr().out.split())
+    monkeypatch.undo()
+    predict(str(model), tmp_path / "in.txt", tmp_path / "out.jsonl", resume=True)
+    assert "No part file" in capsys.readouterr().out
+    assert len(read_jsonl(tmp_path / "out.jsonl")) == 2
+
+
+@pytest.mark.slow
+def test_cli_text_line_over_a_million_characters(model, tmp_path):
+    """The issue's case: a line of 1,080,000 characters used to end the run with E088."""
+    line = "Jeg bor i Aarhus. " * 60_000
+    (tmp_path / "in.txt").write_text(f"Aarhus\n{line}\nAarhus\n", encoding="utf8")
+    result = subprocess.run([sys.executable, "-m", "spacy_bert_ner", "predict", str(model),
+                             str(tmp_path / "in.txt"), str(tmp_path / "out.jsonl")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert [len(r["entities"]) for r in out] == [1, 60_000, 1]
+    assert [e["start"] for e in out[1]["entities"]] == [18 * i + 10 for i in range(60_000)]
+    assert "Ran 1 documents longer than 1,000,000 characters" in " ".join(result.stdout.split())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_stops_the_cli_with_a_message_and_resume_finishes_it(trained, demo_dir, tmp_path, signum):
+    sentences = [line[len("# text = "):] for line in (demo_dir / "test.iob2").read_text(encoding="utf8").splitlines()
+                 if line.startswith("# text = ")]
+    src = tmp_path / "in.txt"
+    src.write_text("".join(sentences[i % len(sentences)] + "\n" for i in range(1000)), encoding="utf8")
+    out = tmp_path / "out" / "pred.jsonl"
+    part, sidecar = part_paths(out)
+    command = [sys.executable, "-m", "spacy_bert_ner", "predict", str(trained), str(src), str(out), "-b", "16"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not (part.exists() and part.stat().st_size > 0):  # the first documents are written
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signum, stderr
+    assert "Traceback" not in stderr
+    message = " ".join(stdout.split())
+    done = int(re.search(rf"Interrupted by {signum.name} after (\d+) documents; {re.escape(str(out))} was "
+                         rf"not written\. The \d+ documents are kept in {re.escape(str(part))}: rerun the same "
+                         r"command with --resume to continue\.", message).group(1))
+    assert sorted(p.name for p in out.parent.iterdir()) == [part.name, sidecar.name]  # no OUTPUT
+    assert 0 < done == len(part.read_bytes().splitlines()) < 1000
+
+    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Wrote 1000 documents" in resumed.stdout and f"({done} of them read back" in " ".join(resumed.stdout.split())
+    assert [p.name for p in out.parent.iterdir()] == ["pred.jsonl"]
+    predict(str(trained), src, tmp_path / "whole.jsonl", batch_size=16)
+    assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()

@@ -37,7 +37,7 @@ def looks_like_jsonl(lines: List[str]) -> bool:
         if line.strip():
             try:
                 return isinstance(json.loads(line), dict)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deeply
                 return False
     return False
 
@@ -133,8 +133,14 @@ def read_jsonl(
             continue
         try:
             record = json.loads(line)
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             raise CorpusError(path, n, f"not valid JSON ({err}); each line must be one JSON object") from None
+        if "\\ud" in line.lower():  # an unpaired surrogate escape is no character: spaCy's strings are UTF-8
+            try:
+                json.dumps(record, ensure_ascii=False).encode("utf8")
+            except UnicodeEncodeError:
+                raise CorpusError(path, n, "an unpaired surrogate escape (\\ud800-\\udfff) is not a character; "
+                                           "fix the line") from None
         if not isinstance(record, dict):
             raise CorpusError(path, n, "each line must be a JSON object with a \"text\"")
         doc = _make_doc(path, n, record, nlp)

@@ -120,9 +120,8 @@ def autocast_bf16(hf_model: Any) -> None:
 
     Weights, gradients and the optimizer stay float32 (autocast only casts matmul inputs), and
     the outputs are cast back to float32 because thinc hands them to numpy, which has no
-    bfloat16. Set on the module instance during training only: the saved model is float32.
-    On a CPU with native bf16, a fine-tuning step of multilingual-e5-small ran 1.31x faster
-    (benchmarks/bench_train_step.py).
+    bfloat16. Set on the module instance during training only: the saved model is float32. On a
+    CPU with native bf16 the steps are faster (benchmarks/bench_train_step.py measures by how much).
     """
     import torch
 

@@ -62,7 +62,10 @@ def test_valid_iob2_round_trips_unchanged(sentences, uner, n_sents):
         blocks.append("\n".join(lines))
     docs, report = read_text("\n\n".join(blocks) + "\n", "in.iob2", n_sents=n_sents)
     assert exported_sentences(docs) == [(words, tags) for words, tags, _ in sentences]
-    assert not report.repaired and not report.problems
+    # Random words glued without spaces may make one token of the tokenizer ("0" "0" -> "00"):
+    # counted, and no other problem.
+    assert not report.repaired
+    assert set(report.problem_counts) <= {"entity inside a token of the tokenizer"}
     if uner:  # each sentence's text is exactly the raw text of its comment
         doc_sents = [s for doc in docs for s in doc.sents]
         for sent, (words, _, spaces) in zip(doc_sents, sentences):

@@ -135,10 +135,11 @@ def predict(
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to run on; -1 for CPU."),
     split_chars: Optional[int] = typer.Option(None, "--split-chars", min=100, help="Run longer documents as overlapping pieces cut at line or sentence ends (default and at most: the pipeline's max_length, 1,000,000)."),
     max_chars: Optional[int] = typer.Option(None, "--max-chars", min=1, help="Skip documents longer than this (counted and listed) instead of splitting them."),
+    min_score: Optional[float] = typer.Option(None, "--min-score", min=0.0, max=1.0, help="Leave out entities scored below this (0-1; counted)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run into the same OUTPUT from its part file .OUTPUT.part."),
 ):
     """Run a pipeline over documents and write one JSON line with entities per document:
-    `entities` [{start, end, label, text}] with character offsets. Malformed lines are
+    `entities` [{start, end, label, text, score}] with character offsets. Malformed lines are
     reported with their line number and skipped; long documents are split (--split-chars)
     or skipped (--max-chars), and counted.
 
@@ -149,7 +150,7 @@ def predict(
 
     try:
         run_predict(model, input_path, output_path, batch_size=batch_size, n_process=n_process, gpu_id=gpu_id,
-                    split_chars=split_chars, max_chars=max_chars, resume=resume)
+                    split_chars=split_chars, max_chars=max_chars, resume=resume, min_score=min_score)
     except Interrupted as stop:
         raise SystemExit(128 + stop.signum)
 

@@ -33,6 +33,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .batching import SORT_BATCHES, by_length, in_input_order
+from .components.confidence import entity_scores
 
 OVERLAP = 300  # characters shared by consecutive pieces (at least; at most twice that)
 # The look-behind starts a match only at the first of a run of full stops: linear time on "....".
@@ -72,20 +73,21 @@ def split_ranges(text: str, limit: int, overlap: int = OVERLAP) -> List[Range]:
 
 def merge_entities(found: Sequence[Tuple[Range, Iterable[Entity]]], length: int) -> List[Entity]:
     """One non-overlapping list from each piece's (range, entities) by the module's rule;
-    `length` is the whole text's."""
+    `length` is the whole text's. An entity may carry more fields (a score) after its label."""
     candidates = []
     for (start, end), entities in found:
-        for s, e, label in entities:
+        for ent in entities:
+            s, e = ent[0], ent[1]
             gap = min(s - start if start > 0 else length, end - e if end < length else length)
-            candidates.append((-gap, s - e, s, e, label))
+            candidates.append((-gap, s - e, s, e, ent[2], len(candidates), ent))
     starts: List[int] = []  # of the kept entities, which never overlap: ends are sorted too
     kept: List[Entity] = []
-    for _, _, s, e, label in sorted(candidates):
+    for *_, s, e, _label, _order, ent in sorted(candidates):
         i = bisect_left(starts, s)
         if (i > 0 and kept[i - 1][1] > s) or (i < len(kept) and starts[i] < e):
             continue
         starts.insert(i, s)
-        kept.insert(i, (s, e, label))
+        kept.insert(i, ent)
     return kept
 
 
@@ -131,8 +133,11 @@ def _pieces(nlp: Language, items: Iterable[Tuple[Union[str, Doc], Any]], limit: 
 
 def pipe_entities(nlp: Language, items: Iterable[Tuple[Union[str, Doc], Any]],
                   limit: Optional[int] = None, *, batch_size: Optional[int] = None,
-                  n_process: int = 1) -> Iterator[Tuple[List[Entity], Any]]:
+                  n_process: int = 1, scores_key: Optional[str] = None) -> Iterator[Tuple[List[Entity], Any]]:
     """(entities, context) for each (text or Doc, context) of `items`, in their order.
+
+    scores_key: where the pipeline puts its entities' scores (components/confidence.py); when
+    given, each entity is (start_char, end_char, label, score), the score None if it has none.
 
     limit: the longest text run whole, at most (and by default) `nlp.max_length`; longer
     ones are run as pieces. Batches hold pieces of similar length (see `batching`); n_process
@@ -144,16 +149,19 @@ def pipe_entities(nlp: Language, items: Iterable[Tuple[Union[str, Doc], Any]],
         raise ValueError(f"limit must be between 1 and nlp.max_length ({nlp.max_length}), not {limit}")
     batch_size = batch_size or nlp.batch_size
     pieces = by_length(_pieces(nlp, items, limit), batch_size * SORT_BATCHES)
-    return _merged(nlp.pipe(pieces, as_tuples=True, batch_size=batch_size, n_process=n_process))
+    return _merged(nlp.pipe(pieces, as_tuples=True, batch_size=batch_size, n_process=n_process), scores_key)
 
 
-def _merged(docs: Generator[Tuple[Doc, Any], None, None]) -> Iterator[Tuple[List[Entity], Any]]:
+def _merged(docs: Generator[Tuple[Doc, Any], None, None], scores_key: Optional[str] = None
+            ) -> Iterator[Tuple[List[Entity], Any]]:
     """Each text's entities from its pieces' Docs, which come from `nlp.pipe` (`docs`)."""
     found: List[Tuple[Range, List[Entity]]] = []
     workers_before = set(multiprocessing.active_children())
     try:
         for doc, (number, count, start, length, context) in in_input_order(docs):
             entities = [(ent.start_char + start, ent.end_char + start, ent.label_) for ent in doc.ents]
+            if scores_key is not None:
+                entities = [(*ent, score) for ent, score in zip(entities, entity_scores(doc, scores_key))]
             if count == 1:
                 yield entities, context
                 continue

@@ -8,9 +8,10 @@ INPUT is read by its shape:
 - any other file: plain UTF-8 text, one document per line (blank lines included, so output
   line N belongs to input line N unless a line was skipped).
 
-Each output line is the input record plus `entities`: `[{start, end, label, text}]`, where
+Each output line is the input record plus `entities`: `[{start, end, label, text, score}]`, where
 `start`/`end` index the document text in Unicode code points (Python `str` offsets), so
-`text[start:end] == entity["text"]`. A malformed line (bad UTF-8, bad JSON, no `text`) is
+`text[start:end] == entity["text"]`, and `score` is the entity's confidence in 0..1 (null where
+the pipeline scores no entities; `--min-score` leaves out those below it). A malformed line (bad UTF-8, bad JSON, no `text`) is
 reported with its line number and skipped; the rest is processed. Documents are batched with
 others of similar length (less padding for the encoder); the output keeps the input order.
 
@@ -44,12 +45,15 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 from spacy.language import Language
 
 from .errors import CorpusError, UserError
+from .components.confidence import DEFAULT_SPANS_KEY
 from .long_texts import Entity, pipe_entities
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 MAX_REPORTED = 100  # skipped records printed one by one; all are counted
 HEAD_BYTES = 1 << 20  # the input's first MB is hashed to recognise it on --resume
 # Components that leave large outputs on each doc; doc_cleaner frees them after the pipeline.
+# Components that score the entities (components/confidence.py).
+SCORING_FACTORIES = {"bert_ner_confidence", "bert_token_ner"}
 DOC_OUTPUTS = {"doc.tensor", "doc._.trf_data"}
 
 Record = Tuple[str, Dict[str, Any], str]  # document text, output fields passed through, "path:line"
@@ -64,6 +68,7 @@ class PredictSummary:
     split: int = 0  # documents run as pieces, above split_chars
     resumed: int = 0  # documents read back from the part file of an interrupted run
     replaced_entities: int = 0  # JSONL records whose own `entities` field was overwritten
+    below_min_score: int = 0  # entities left out by --min-score
 
 
 class Interrupted(KeyboardInterrupt):
@@ -226,10 +231,22 @@ def load_pipeline(model: str, gpu_id: int = -1) -> Language:
 
 
 def record_json(fields: Dict[str, Any], entities: List[Entity]) -> Dict[str, Any]:
-    """The output record: the input's fields (with its `text`) and the entities found in it."""
+    """The output record: the input's fields (with its `text`) and the entities found in it, each
+    with its `score` (0..1, or null from a component that gives none)."""
     text = fields["text"]
-    return {**fields, "entities": [{"start": start, "end": end, "label": label, "text": text[start:end]}
-                                   for start, end, label in entities]}
+    return {**fields, "entities": [{"start": start, "end": end, "label": label, "text": text[start:end],
+                                    "score": score} for start, end, label, score in entities]}
+
+
+def scores_key(nlp: Language) -> str:
+    """Where the pipeline's components put entity scores (components/confidence.py)."""
+    keys = [nlp.get_pipe(name).spans_key for name in nlp.pipe_names
+            if nlp.get_pipe_meta(name).factory in SCORING_FACTORIES]
+    return keys[-1] if keys else DEFAULT_SPANS_KEY
+
+
+def gives_scores(nlp: Language) -> bool:
+    return any(nlp.get_pipe_meta(name).factory in SCORING_FACTORIES for name in nlp.pipe_names)
 
 
 def part_paths(output_path: Path) -> Tuple[Path, Path]:
@@ -317,13 +334,13 @@ def _model_name(model: Union[str, Language]) -> str:
 def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
             batch_size: Optional[int] = None, n_process: int = 1, gpu_id: int = -1,
             split_chars: Optional[int] = None, max_chars: Optional[int] = None,
-            resume: bool = False) -> PredictSummary:
+            resume: bool = False, min_score: Optional[float] = None) -> PredictSummary:
     """Write one JSON line with entities per input document; see the module docstring.
 
     model: a pipeline folder, package name, or a loaded pipeline (used as it is). split_chars:
     documents longer than this are run as pieces (default: `nlp.max_length`). max_chars:
     documents longer than this are skipped and counted. resume: continue the part file of an
-    interrupted run into the same OUTPUT.
+    interrupted run into the same OUTPUT. min_score: leave out entities scored below it (counted).
     """
     from tqdm import tqdm
     from wasabi import msg
@@ -334,6 +351,8 @@ def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
         raise UserError("--n-process above 1 cannot share a GPU; use --n-process 1 with --gpu-id.")
     if max_chars is not None and max_chars < 1:
         raise UserError(f"--max-chars must be at least 1, not {max_chars}.")
+    if min_score is not None and not 0.0 <= min_score <= 1.0:
+        raise UserError(f"--min-score is a score from 0 to 1, not {min_score}.")
     part, sidecar = part_paths(output_path)
     resuming = resume and part.exists()
     if part.exists() and not resume:
@@ -354,12 +373,16 @@ def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
             if not 1 <= split_chars <= nlp.max_length:
                 raise UserError(f"--split-chars must be between 1 and the pipeline's max_length "
                                 f"({nlp.max_length:,}), not {split_chars:,}.")
+            if min_score is not None and not gives_scores(nlp):
+                raise UserError(f"--min-score needs entity scores, and {model} gives none: its pipeline "
+                                f"{nlp.pipe_names} has no {' or '.join(sorted(SCORING_FACTORIES))}. Package the "
+                                "model with the current configs, or leave out --min-score.")
             if n_process > 1 and "torch" in sys.modules:
                 import torch  # the workers inherit this: share the cores instead of oversubscribing
 
                 torch.set_num_threads(max(1, torch.get_num_threads() // n_process))
             started = {"input": input_fingerprint(input_path), "model": _model_name(model),
-                       "split_chars": split_chars, "max_chars": max_chars}
+                       "split_chars": split_chars, "max_chars": max_chars, "min_score": min_score}
             records = _admit(read_records(input_path, lambda m: report(summary.skipped, m)),
                              summary, split_chars, max_chars, lambda m: report(summary.too_long, m))
             if resuming:
@@ -374,10 +397,14 @@ def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
                 part.write_bytes(b"")
                 sidecar.write_text(json.dumps(started) + "\n", encoding="utf8")
             results = pipe_entities(nlp, ((text, fields) for text, fields, _ in records), split_chars,
-                                    batch_size=batch_size, n_process=n_process)
+                                    batch_size=batch_size, n_process=n_process, scores_key=scores_key(nlp))
             with part.open("a", encoding="utf8", newline="\n", buffering=1) as out, closing(results):
                 progress = tqdm(results, desc="Predicting", unit=" docs", disable=None, initial=summary.docs)
                 for entities, fields in progress:
+                    if min_score is not None:
+                        kept = [e for e in entities if e[3] is None or e[3] >= min_score]
+                        summary.below_min_score += len(entities) - len(kept)
+                        entities = kept
                     out.write(json.dumps(record_json(fields, entities), ensure_ascii=False) + "\n")
                     summary.docs += 1
                     summary.entities += len(entities)
@@ -441,6 +468,8 @@ def _print_summary(summary: PredictSummary, output_path: Path, part: Path, split
         if skipped:
             hidden = len(skipped) - MAX_REPORTED
             msg.warn(f"Skipped {len(skipped)} {what}" + (f" ({hidden} not shown above)" if hidden > 0 else ""))
+    if summary.below_min_score:
+        msg.info(f"Left out {summary.below_min_score} entities scored below --min-score")
     if summary.replaced_entities:
         msg.warn(f"{summary.replaced_entities} input records had an 'entities' field; "
                  "it was replaced by the predictions")

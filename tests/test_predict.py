@@ -64,8 +64,8 @@ def test_plain_text_one_document_per_line_blank_lines_kept(model, tmp_path):
     out = read_jsonl(tmp_path / "out.jsonl")
     assert [r["text"] for r in out] == ["Søren Kierkegaard boede i Aarhus.", "", "Ingen navne her."]
     assert out[0]["entities"] == [
-        {"start": 0, "end": 17, "label": "PER", "text": "Søren Kierkegaard"},
-        {"start": 26, "end": 32, "label": "LOC", "text": "Aarhus"},
+        {"start": 0, "end": 17, "label": "PER", "text": "Søren Kierkegaard", "score": None},
+        {"start": 26, "end": 32, "label": "LOC", "text": "Aarhus", "score": None},
     ]
     assert (summary.docs, summary.entities, summary.skipped) == (3, 2, [])
 
@@ -421,3 +421,34 @@ def test_signal_stops_the_cli_with_a_message_and_resume_finishes_it(trained, dem
     assert [p.name for p in out.parent.iterdir()] == ["pred.jsonl"]
     predict(str(trained), src, tmp_path / "whole.jsonl", batch_size=16)
     assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+
+
+def test_min_score_needs_a_scoring_pipeline(tmp_path, model):
+    """A rule-based pipeline scores nothing: --min-score stops with what to do, before any output."""
+    source = tmp_path / "in.txt"
+    source.write_text("Søren Kierkegaard bor i Aarhus.\n", encoding="utf8")
+    with pytest.raises(UserError, match="--min-score needs entity scores"):
+        predict(str(model), source, tmp_path / "out.jsonl", min_score=0.5)
+    assert not (tmp_path / "out.jsonl").exists() and not list(tmp_path.glob(".out.jsonl*"))
+
+
+@pytest.mark.slow
+def test_scores_in_the_output_and_min_score_leaves_out_the_low_ones(tmp_path, trained):
+    """Each entity carries the pipeline's score; --min-score keeps exactly those at or above it."""
+    import spacy
+
+    nlp = spacy.load(trained)
+    nlp.add_pipe("bert_ner_confidence", config={"beam_width": 8})
+    nlp.to_disk(tmp_path / "scored")
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(["Mette Frederiksen besøgte Novo Nordisk i Kalundborg.",
+                                  "Anna bor i Aarhus og arbejder hos Lego.", "Peter mødte Maria i Odense."]) + "\n",
+                      encoding="utf8")
+    predict(str(tmp_path / "scored"), source, tmp_path / "all.jsonl")
+    every = [e for line in (tmp_path / "all.jsonl").read_text().splitlines() for e in json.loads(line)["entities"]]
+    assert every and all(0.0 <= e["score"] <= 1.0 for e in every)
+    threshold = sorted(e["score"] for e in every)[len(every) // 2]
+    summary = predict(str(tmp_path / "scored"), source, tmp_path / "high.jsonl", min_score=threshold)
+    high = [e for line in (tmp_path / "high.jsonl").read_text().splitlines() for e in json.loads(line)["entities"]]
+    assert high == [e for e in every if e["score"] >= threshold]
+    assert summary.below_min_score == len(every) - len(high) > 0

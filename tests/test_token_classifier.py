@@ -162,3 +162,27 @@ def test_serialization_round_trip_and_load_without_import(trained, tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(expected[0])
+
+
+def test_every_entity_gets_its_exact_span_probability(trained):
+    """doc.spans["ents"] holds doc.ents with scores in 0..1, each the softmax's probability of exactly
+    that span, and a temperature set at load time rescales them without changing the entities."""
+    from spacy_bert_ner.components.confidence import calibrated, entity_scores
+    from spacy_bert_ner.components.token_classifier import span_probability
+
+    ner = trained.get_pipe("ner")
+    docs = list(trained.pipe(text for text, _ in SENTENCES))
+    for doc in docs:
+        scores = entity_scores(doc)
+        assert len(scores) == len(doc.ents) and all(0.0 <= s <= 1.0 for s in scores)
+        fresh = trained.get_pipe("transformer")(trained.make_doc(doc.text))
+        probs = ner.model.ops.to_numpy(ner.model.predict([fresh])[0])
+        for ent, score in zip(doc.ents, scores):
+            assert score == pytest.approx(span_probability(probs, ner.tags, ent.start, ent.end, ent.label_), rel=1e-5)
+    ner.temperature = 2.0
+    warmer = list(trained.pipe(text for text, _ in SENTENCES))
+    ner.temperature = 1.0
+    assert [[(e.start, e.end, e.label_) for e in d.ents] for d in warmer] == [
+        [(e.start, e.end, e.label_) for e in d.ents] for d in docs]
+    assert [entity_scores(d) for d in warmer] == [[pytest.approx(calibrated(s, 2.0)) for s in entity_scores(d)]
+                                                  for d in docs]

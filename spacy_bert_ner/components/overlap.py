@@ -6,6 +6,11 @@ span ruler writing `doc.spans["ruler"]`, a span categorizer writing `doc.spans["
 them with a policy named in the config and keeps, greedily, each candidate that overlaps none
 kept before it. Every candidate, kept or not, stays in `doc.spans[output_key]`.
 
+Scores: a span group's `attrs["scores"]` (spaCy's convention), and for `doc.ents` the group
+`doc.spans[scores_key]` that the NER heads write (components/confidence.py). A `filter`
+(`spacy_bert_ner.min_score.v1`) drops scored candidates below a threshold before resolving;
+`doc.spans[scores_key]` is rewritten to hold the final `doc.ents` and their scores.
+
 A policy maps a `Candidate` to a sort key; smaller keys win. Tie rule, shared by all
 policies: among candidates the policy ranks equally, the one that starts first wins, then
 the longer one (in tokens), then the one gathered first: `doc.ents` before the span keys,
@@ -17,6 +22,8 @@ from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional
 from spacy.language import Language
 from spacy.tokens import Doc, Span, SpanGroup
 from spacy.util import registry
+
+from .confidence import DEFAULT_SPANS_KEY, entity_scores
 
 ENTS_SOURCE = "ents"
 
@@ -57,6 +64,17 @@ def highest_score() -> Policy:
     return lambda cand: -cand.score if cand.score is not None else math.inf
 
 
+Filter = Callable[[Candidate], bool]
+
+
+@registry.misc("spacy_bert_ner.min_score.v1")
+def min_score(threshold: float) -> Filter:
+    """Keep candidates scored at least `threshold`; unscored ones (rules, gazetteers) are kept."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"spacy_bert_ner.min_score.v1: threshold must be in 0..1, got {threshold}.")
+    return lambda cand: cand.score is None or cand.score >= threshold
+
+
 def _scores(group: SpanGroup) -> List[Optional[float]]:
     """Per-span scores where the group carries them, as spancat's `attrs["scores"]`."""
     scores = group.attrs.get("scores")
@@ -69,7 +87,8 @@ class OverlapResolver:
     """Write the best non-overlapping candidates to `doc.ents`, keep all in `doc.spans`."""
 
     def __init__(self, name: str, *, span_keys: List[str], include_ents: bool,
-                 output_key: str, policy: Policy):
+                 output_key: str, policy: Policy, scores_key: str = DEFAULT_SPANS_KEY,
+                 filter: Optional[Filter] = None):
         if output_key in span_keys:
             raise ValueError(
                 f"[{name}] output_key '{output_key}' is also in span_keys: the component "
@@ -79,15 +98,18 @@ class OverlapResolver:
         # (`spacy.load(name, config=...)`); the component has no data to save.
         self.name = name
         self.policy = policy
+        self.filter = filter
         self.cfg: Dict[str, Any] = {
             "span_keys": list(span_keys), "include_ents": include_ents, "output_key": output_key,
+            "scores_key": scores_key,
         }
 
     def candidates(self, doc: Doc) -> List[Candidate]:
         """Gather candidates in source order, which is the last step of the tie rule."""
         cands: List[Candidate] = []
         if self.cfg["include_ents"]:
-            cands.extend(Candidate(ent, ENTS_SOURCE, None) for ent in doc.ents)
+            scores = entity_scores(doc, self.cfg["scores_key"])
+            cands.extend(Candidate(ent, ENTS_SOURCE, score) for ent, score in zip(doc.ents, scores))
         for key in self.cfg["span_keys"]:
             if key in doc.spans:  # doc.spans[key] would create an empty group
                 group = doc.spans[key]
@@ -108,7 +130,12 @@ class OverlapResolver:
 
     def __call__(self, doc: Doc) -> Doc:
         cands = self.candidates(doc)
-        doc.ents = self.resolve(doc, cands)
+        kept = [c for c in cands if self.filter is None or self.filter(c)]
+        doc.ents = self.resolve(doc, kept)
+        score_of = {(c.span.start, c.span.end, c.span.label): c.score for c in reversed(kept)}
+        doc.spans[self.cfg["scores_key"]] = SpanGroup(
+            doc, name=self.cfg["scores_key"], spans=list(doc.ents),
+            attrs={"scores": [score_of.get((e.start, e.end, e.label)) for e in doc.ents]})
         doc.spans[self.cfg["output_key"]] = SpanGroup(
             doc,
             name=self.cfg["output_key"],
@@ -127,12 +154,15 @@ class OverlapResolver:
         "include_ents": True,
         "output_key": "ent_candidates",
         "policy": {"@misc": "spacy_bert_ner.longest_span.v1"},
+        "scores_key": DEFAULT_SPANS_KEY,
+        "filter": None,
     },
 )
 def make_overlap_resolver(nlp: Language, name: str, span_keys: List[str], include_ents: bool,
-                          output_key: str, policy: Policy) -> OverlapResolver:
+                          output_key: str, policy: Policy, scores_key: str,
+                          filter: Optional[Filter]) -> OverlapResolver:
     """Gather `doc.ents` (if `include_ents`) and `doc.spans[k]` for k in `span_keys`,
     write the non-overlapping choice of `policy` to `doc.ents` and all candidates to
     `doc.spans[output_key]` with `attrs["sources"]` and `attrs["scores"]` (None if unscored)."""
     return OverlapResolver(name, span_keys=span_keys, include_ents=include_ents,
-                           output_key=output_key, policy=policy)
+                           output_key=output_key, policy=policy, scores_key=scores_key, filter=filter)

@@ -12,8 +12,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
-from spacy.tokens import Doc, Span
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.tokens import Doc
+from spacy.training import Example, biluo_tags_to_spans, iob_to_biluo, validate_examples, validate_get_examples
 from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import (
@@ -27,6 +27,8 @@ from thinc.api import (
     zero_init,
 )
 from thinc.types import Floats2d, Ints1d
+
+from .confidence import DEFAULT_SPANS_KEY, set_entity_scores
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -116,6 +118,16 @@ def viterbi_decode(
     return [paths[i, :length] for i, length in enumerate(lengths)]
 
 
+def span_probability(probs: numpy.ndarray, tags: Sequence[str], start: int, end: int, label: str) -> float:
+    """The probability, under independent per-token tag distributions, that exactly tokens
+    start..end-1 form one entity of `label`: B- at its start, I- inside, no I- right after."""
+    begin, inside = tags.index(f"B-{label}"), tags.index(f"I-{label}")
+    p = float(probs[start, begin]) * float(numpy.prod(probs[start + 1:end, inside]))
+    if end < len(probs):
+        p *= 1.0 - float(probs[end, inside])
+    return p
+
+
 def biluo_to_bio(tag: Optional[str]) -> Optional[str]:
     """Map spaCy's aligned BILUO gold tags to BIO; '-' and None (unannotated, misaligned) stay missing."""
     if tag is None or tag == "-" or tag == "":
@@ -136,11 +148,17 @@ class TokenClassifierNER(TrainablePipe):
         name: str = "bert_token_ner",
         *,
         scorer: Optional[Callable] = None,
+        spans_key: str = DEFAULT_SPANS_KEY,
+        temperature: float = 1.0,
     ) -> None:
+        if temperature <= 0:
+            raise ValueError(f"[{name}] temperature must be above 0, got {temperature}.")
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
+        self.spans_key = spans_key
+        self.temperature = temperature
         self.cfg: Dict[str, List[str]] = {"labels": []}
         self._constraints: Dict[Tuple[str, ...], Tuple[numpy.ndarray, numpy.ndarray]] = {}
 
@@ -167,31 +185,28 @@ class TokenClassifierNER(TrainablePipe):
         self.vocab.strings.add(label)
         return 1
 
-    def predict(self, docs: Iterable[Doc]) -> List[Ints1d]:
-        """Tag ids per doc: the best valid BIO sequence under the model's probabilities."""
+    def predict(self, docs: Iterable[Doc]) -> List[Tuple[Ints1d, numpy.ndarray]]:
+        """Per doc: tag ids of the best valid BIO sequence under the model's probabilities, and
+        those probabilities (tokens x tags), which give the entities' scores."""
         docs = list(docs)
         if not any(len(doc) for doc in docs):
-            return [numpy.zeros((len(doc),), dtype="int32") for doc in docs]
+            return [(numpy.zeros((len(doc),), dtype="int32"), numpy.zeros((len(doc), len(self.tags))))
+                    for doc in docs]
         if self.labels not in self._constraints:
             self._constraints = {self.labels: bio_constraints(self.tags)}
         allowed, allowed_first = self._constraints[self.labels]
-        log_probs = [numpy.log(self.model.ops.to_numpy(probs) + 1e-12) for probs in self.model.predict(docs)]
-        return viterbi_decode(log_probs, allowed, allowed_first)
+        probs = [self.model.ops.to_numpy(p) for p in self.model.predict(docs)]
+        paths = viterbi_decode([numpy.log(p + 1e-12) for p in probs], allowed, allowed_first)
+        return list(zip(paths, probs))
 
-    def set_annotations(self, docs: Iterable[Doc], tag_ids: List[Ints1d]) -> None:
-        """Set doc.ents from the decoded tags; every other token is marked outside an entity."""
+    def set_annotations(self, docs: Iterable[Doc], predictions: List[Tuple[Ints1d, numpy.ndarray]]) -> None:
+        """Set doc.ents from the decoded tags (every other token is outside an entity) and their
+        scores in doc.spans[spans_key] (see `span_probability`)."""
         tags = self.tags
-        for doc, doc_tag_ids in zip(docs, tag_ids):
-            spans = []
-            start, label = None, None
-            for i, tag_id in enumerate(list(doc_tag_ids) + [0]):
-                tag = tags[tag_id]
-                if start is not None and not tag.startswith("I-"):
-                    spans.append(Span(doc, start, i, label=label))
-                    start = None
-                if tag.startswith("B-"):
-                    start, label = i, tag[2:]
-            doc.set_ents(spans, default="outside")
+        for doc, (doc_tag_ids, probs) in zip(docs, predictions):
+            doc.set_ents(biluo_tags_to_spans(doc, iob_to_biluo([tags[t] for t in doc_tag_ids])), default="outside")
+            scores = [span_probability(probs, tags, span.start, span.end, span.label_) for span in doc.ents]
+            set_entity_scores(doc, scores, self.spans_key, self.temperature)
 
     def update(
         self,
@@ -256,10 +271,13 @@ class TokenClassifierNER(TrainablePipe):
 
 @Language.factory(
     "bert_token_ner",
-    assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
-    default_config={"model": DEFAULT_MODEL, "scorer": {"@scorers": "spacy.ner_scorer.v1"}},
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"],
+    default_config={"model": DEFAULT_MODEL, "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+                    "spans_key": DEFAULT_SPANS_KEY, "temperature": 1.0},
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
-def make_token_classifier(nlp: Language, name: str, model: Model, scorer: Optional[Callable]) -> TokenClassifierNER:
-    """A BIO token-classification NER head, usually on a transformer listener."""
-    return TokenClassifierNER(nlp.vocab, model, name, scorer=scorer)
+def make_token_classifier(nlp: Language, name: str, model: Model, scorer: Optional[Callable], spans_key: str,
+                          temperature: float) -> TokenClassifierNER:
+    """A BIO token-classification NER head, usually on a transformer listener; its entities' scores
+    go to doc.spans[spans_key] (components/confidence.py), temperature-scaled by `temperature`."""
+    return TokenClassifierNER(nlp.vocab, model, name, scorer=scorer, spans_key=spans_key, temperature=temperature)

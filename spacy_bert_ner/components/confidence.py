@@ -1,0 +1,105 @@
+"""A confidence in 0..1 for every predicted entity, in `doc.spans[spans_key].attrs["scores"]`.
+
+spaCy's convention for span scores (as the span categorizer writes them): a SpanGroup whose
+`attrs["scores"]` holds one score per span. Here the group holds the spans of `doc.ents`, in
+order, so `zip(doc.spans["ents"], doc.spans["ents"].attrs["scores"])` pairs each entity with
+its score.
+
+Where the scores come from:
+- the transition-based `ner` head: `bert_ner_confidence`, placed after it, runs that head's own
+  model again as a beam search over the transformer output the doc already holds, and scores an
+  entity by the probability mass of the beam's parses that contain it (spaCy's
+  `EntityRecognizer.scored_ents`). The greedy entities are kept as predicted; only the scores
+  are added. The cost is the head's, not the encoder's (bench_predict.py measures it).
+- the token-classification head (`bert_token_ner`) scores its own entities from its softmax:
+  the probability, under its per-token tag distributions, that exactly this span carries the
+  label (B-X at its start, I-X inside, and no I-X right after it).
+
+Both go through `calibrated`: a temperature T on the score's log-odds, fitted on dev by
+`spacy-bert-ner calibrate` and kept in the component's config (T = 1 leaves scores as they are).
+"""
+import math
+from typing import Iterable, Iterator, List, Optional, Sequence
+
+from spacy.language import Language
+from spacy.tokens import Doc, SpanGroup
+from spacy.util import minibatch
+
+DEFAULT_SPANS_KEY = "ents"
+ENT_ATTRS = ["ENT_IOB", "ENT_TYPE", "ENT_KB_ID"]
+EPSILON = 1e-6
+
+
+def calibrated(score: float, temperature: float) -> float:
+    """Temperature scaling of a probability: sigmoid(logit(score) / T)."""
+    if temperature == 1.0:
+        return score
+    p = min(max(score, EPSILON), 1.0 - EPSILON)
+    return 1.0 / (1.0 + math.exp(-math.log(p / (1.0 - p)) / temperature))
+
+
+def set_entity_scores(doc: Doc, scores: Sequence[float], spans_key: str, temperature: float) -> None:
+    """doc.spans[spans_key]: the entities of doc.ents with their (calibrated) scores."""
+    doc.spans[spans_key] = SpanGroup(doc, name=spans_key, spans=list(doc.ents),
+                                     attrs={"scores": [calibrated(float(s), temperature) for s in scores]})
+
+
+def entity_scores(doc: Doc, spans_key: str = DEFAULT_SPANS_KEY) -> List[Optional[float]]:
+    """The score of each entity in doc.ents (None where the pipeline gave it none)."""
+    group = doc.spans.get(spans_key) if spans_key in doc.spans else None
+    if group is None or len(group.attrs.get("scores", [])) != len(group):
+        return [None] * len(doc.ents)
+    by_span = {(s.start, s.end, s.label): score for s, score in zip(group, group.attrs["scores"])}
+    return [by_span.get((e.start, e.end, e.label)) for e in doc.ents]
+
+
+class BeamConfidence:
+    """Score the entities of a transition-based NER component by its beam search."""
+
+    def __init__(self, nlp: Language, name: str, *, ner: str, beam_width: int, beam_density: float,
+                 spans_key: str, temperature: float):
+        if beam_width < 2:
+            raise ValueError(f"[{name}] beam_width must be at least 2 to give scores, got {beam_width}.")
+        if temperature <= 0:
+            raise ValueError(f"[{name}] temperature must be above 0, got {temperature}.")
+        self.nlp, self.name, self.ner = nlp, name, ner
+        self.beam_width, self.beam_density = beam_width, beam_density
+        self.spans_key, self.temperature = spans_key, temperature
+
+    def __call__(self, doc: Doc) -> Doc:
+        return next(self.pipe([doc]))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
+        if self.ner not in self.nlp.pipe_names:
+            raise ValueError(f"[{self.name}] no component '{self.ner}' in the pipeline {self.nlp.pipe_names}; "
+                             f"set {self.name}.ner to the NER component's name.")
+        ner = self.nlp.get_pipe(self.ner)
+        for batch in minibatch(docs, batch_size):
+            # spaCy's NER keeps entities a doc already has, so the beam would only ever contain the
+            # greedy ones: it searches docs without them, which are then put back.
+            saved = [doc.to_array(ENT_ATTRS) for doc in batch]
+            for doc in batch:
+                doc.set_ents([], default="missing")
+            scored = ner.scored_ents(ner.beam_parse(batch, beam_width=self.beam_width,
+                                                    beam_density=self.beam_density))
+            for doc, array in zip(batch, saved):
+                doc.from_array(ENT_ATTRS, array)
+            for doc, by_span in zip(batch, scored):
+                # the beam's probabilities sum to 1 up to rounding, so a sum of them can pass 1
+                scores = [min(1.0, by_span.get((e.start, e.end, e.label_), 0.0)) for e in doc.ents]
+                set_entity_scores(doc, scores, self.spans_key, self.temperature)
+                yield doc
+
+
+@Language.factory(
+    "bert_ner_confidence",
+    assigns=["doc.spans"],
+    requires=["doc.ents"],
+    default_config={"ner": "ner", "beam_width": 16, "beam_density": 0.0001, "spans_key": DEFAULT_SPANS_KEY,
+                    "temperature": 1.0},
+)
+def make_beam_confidence(nlp: Language, name: str, ner: str, beam_width: int, beam_density: float,
+                         spans_key: str, temperature: float) -> BeamConfidence:
+    """Scores in 0..1 for the entities of the transition-based NER component `ner`; see the module."""
+    return BeamConfidence(nlp, name, ner=ner, beam_width=beam_width, beam_density=beam_density,
+                          spans_key=spans_key, temperature=temperature)

@@ -1,0 +1,92 @@
+"""Entity confidence: scores in 0..1 for both heads, calibration measured and fitted, filters that use them."""
+import math
+import random
+
+import numpy
+import pytest
+import spacy
+from spacy.tokens import Doc, Span, SpanGroup
+
+from spacy_bert_ner.components.confidence import calibrated, entity_scores, set_entity_scores
+from spacy_bert_ner.components.token_classifier import bio_tags, span_probability
+from spacy_bert_ner.evaluation.calibration import (at_thresholds, expected_calibration_error, fit_temperature,
+                                                   reliability)
+
+
+def test_span_probability_is_the_chance_of_exactly_that_span():
+    tags = bio_tags(["PER"])  # O, B-PER, I-PER
+    probs = numpy.array([[0.1, 0.8, 0.1], [0.2, 0.1, 0.7], [0.6, 0.1, 0.3]])
+    assert span_probability(probs, tags, 0, 2, "PER") == pytest.approx(0.8 * 0.7 * (1 - 0.3))
+    assert span_probability(probs, tags, 0, 3, "PER") == pytest.approx(0.8 * 0.7 * 0.3)  # runs to the end
+    # The exact-span probabilities of all spans starting at token 0 sum to at most P(B-PER at 0).
+    assert sum(span_probability(probs, tags, 0, end, "PER") for end in (1, 2, 3)) == pytest.approx(0.8)
+
+
+def test_temperature_scaling_keeps_order_and_the_midpoint():
+    scores = [0.05, 0.3, 0.5, 0.8, 0.99]
+    for t in (0.5, 2.0):
+        out = [calibrated(s, t) for s in scores]
+        assert out == sorted(out) and out[2] == pytest.approx(0.5) and all(0 < s < 1 for s in out)
+    assert calibrated(0.8, 2.0) < 0.8 < calibrated(0.8, 0.5)
+    assert calibrated(0.8, 1.0) == 0.8
+
+
+def test_a_fitted_temperature_undoes_overconfidence():
+    rng = random.Random(0)
+    true = [rng.random() for _ in range(4000)]
+    scored = [(calibrated(q, 1 / 3), rng.random() < q) for q in true]  # three times too sure
+    t = fit_temperature(scored)
+    assert 2.5 < t < 3.5
+    after = [(calibrated(s, t), right) for s, right in scored]
+    assert expected_calibration_error(after) < 0.03 < expected_calibration_error(scored)
+    assert fit_temperature([(0.9, True), (0.7, True)]) == 1.0  # nothing wrong: no minimum, T stays 1
+
+
+def test_reliability_and_thresholds_by_hand():
+    scored = [(0.95, True), (0.92, False), (0.75, True), (0.55, True), (0.2, False)]
+    bins = reliability(scored)
+    assert [b["count"] for b in bins] == [0, 0, 1, 0, 0, 1, 0, 1, 0, 2]
+    assert bins[9]["accuracy"] == 0.5 and bins[9]["mean_score"] == pytest.approx(0.935)
+    ece = (2 * abs(0.5 - 0.935) + abs(1 - 0.75) + abs(1 - 0.55) + abs(0 - 0.2)) / 5
+    assert expected_calibration_error(scored) == pytest.approx(ece)
+    table = at_thresholds(scored, n_gold=4)
+    assert table["0.5"] == pytest.approx({"kept": 4, "p": 0.75, "r": 0.75, "f": 0.75})
+    assert table["0.9"]["kept"] == 2 and table["0.9"]["p"] == 0.5 and table["0.9"]["r"] == 0.25
+
+
+def scored_doc(nlp, ents, scores):
+    doc = Doc(nlp.vocab, words="Anders Fogh besøgte Københavns Universitet i går".split())
+    doc.ents = [Span(doc, s, e, label) for s, e, label in ents]
+    set_entity_scores(doc, scores, "ents", 1.0)
+    return doc
+
+
+def test_overlap_reads_entity_scores_and_a_min_score_filter_drops_low_ones():
+    nlp = spacy.blank("da")
+    nlp.add_pipe("bert_ner_overlap", config={
+        "span_keys": ["ruler"], "policy": {"@misc": "spacy_bert_ner.highest_score.v1"},
+        "filter": {"@misc": "spacy_bert_ner.min_score.v1", "threshold": 0.5}})
+    doc = scored_doc(nlp, [(0, 2, "PER"), (3, 4, "LOC")], [0.9, 0.3])
+    doc.spans["ruler"] = SpanGroup(doc, spans=[Span(doc, 3, 5, "ORG")])  # unscored: kept by the filter
+    doc = nlp.get_pipe("bert_ner_overlap")(doc)
+    assert [(e.text, e.label_) for e in doc.ents] == [("Anders Fogh", "PER"), ("Københavns Universitet", "ORG")]
+    assert entity_scores(doc) == [0.9, None]
+    with pytest.raises(ValueError, match="threshold must be in 0..1"):
+        spacy.registry.misc.get("spacy_bert_ner.min_score.v1")(1.5)
+
+
+@pytest.mark.slow
+def test_the_transition_based_head_gets_beam_scores_without_changing_its_entities(trained):
+    """bert_ner_confidence after `ner`: same entities as without it, each with a score in 0..1, and
+    not all 1.0 (the beam must search freely, not be pinned to the greedy entities)."""
+    texts = ["Mette Frederiksen besøgte Novo Nordisk i Kalundborg.", "Anna bor i Aarhus og arbejder hos Lego.",
+             "Peter Hansen mødte Maria i København i går."]
+    plain = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in spacy.load(trained).pipe(texts)]
+    nlp = spacy.load(trained)
+    nlp.add_pipe("bert_ner_confidence", config={"beam_width": 8})
+    docs = list(nlp.pipe(texts))
+    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs] == plain
+    scores = [s for doc in docs for s in entity_scores(doc)]
+    assert len(scores) == sum(map(len, plain)) > 0
+    assert all(0.0 <= s <= 1.0 for s in scores) and any(s < 0.999 for s in scores)
+    assert not math.isnan(sum(scores))

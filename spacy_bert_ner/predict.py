@@ -45,15 +45,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 from spacy.language import Language
 
 from .errors import CorpusError, UserError
-from .components.confidence import DEFAULT_SPANS_KEY
+from .components.confidence import DEFAULT_SPANS_KEY, SCORING_FACTORIES, scoring_pipe
 from .long_texts import Entity, pipe_entities
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 MAX_REPORTED = 100  # skipped records printed one by one; all are counted
 HEAD_BYTES = 1 << 20  # the input's first MB is hashed to recognise it on --resume
 # Components that leave large outputs on each doc; doc_cleaner frees them after the pipeline.
-# Components that score the entities (components/confidence.py).
-SCORING_FACTORIES = {"bert_ner_confidence", "bert_token_ner"}
 DOC_OUTPUTS = {"doc.tensor", "doc._.trf_data"}
 
 Record = Tuple[str, Dict[str, Any], str]  # document text, output fields passed through, "path:line"
@@ -239,14 +237,9 @@ def record_json(fields: Dict[str, Any], entities: List[Entity]) -> Dict[str, Any
 
 
 def scores_key(nlp: Language) -> str:
-    """Where the pipeline's components put entity scores (components/confidence.py)."""
-    keys = [nlp.get_pipe(name).spans_key for name in nlp.pipe_names
-            if nlp.get_pipe_meta(name).factory in SCORING_FACTORIES]
-    return keys[-1] if keys else DEFAULT_SPANS_KEY
-
-
-def gives_scores(nlp: Language) -> bool:
-    return any(nlp.get_pipe_meta(name).factory in SCORING_FACTORIES for name in nlp.pipe_names)
+    """Where the pipeline puts its entity scores (components/confidence.py)."""
+    name = scoring_pipe(nlp)
+    return nlp.get_pipe(name).spans_key if name else DEFAULT_SPANS_KEY
 
 
 def part_paths(output_path: Path) -> Tuple[Path, Path]:
@@ -373,9 +366,9 @@ def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
             if not 1 <= split_chars <= nlp.max_length:
                 raise UserError(f"--split-chars must be between 1 and the pipeline's max_length "
                                 f"({nlp.max_length:,}), not {split_chars:,}.")
-            if min_score is not None and not gives_scores(nlp):
+            if min_score is not None and scoring_pipe(nlp) is None:
                 raise UserError(f"--min-score needs entity scores, and {model} gives none: its pipeline "
-                                f"{nlp.pipe_names} has no {' or '.join(sorted(SCORING_FACTORIES))}. Package the "
+                                f"{nlp.pipe_names} has no {' or '.join(SCORING_FACTORIES)}. Package the "
                                 "model with the current configs, or leave out --min-score.")
             if n_process > 1 and "torch" in sys.modules:
                 import torch  # the workers inherit this: share the cores instead of oversubscribing

@@ -77,16 +77,44 @@ def test_overlap_reads_entity_scores_and_a_min_score_filter_drops_low_ones():
 
 @pytest.mark.slow
 def test_the_transition_based_head_gets_beam_scores_without_changing_its_entities(trained):
-    """bert_ner_confidence after `ner`: same entities as without it, each with a score in 0..1, and
-    not all 1.0 (the beam must search freely, not be pinned to the greedy entities)."""
+    """bert_ner_confidence after `ner` (in the trained config): same entities as without it, each with a
+    score in 0..1, and not all 1.0 (the beam must search freely, not be pinned to the greedy entities)."""
     texts = ["Mette Frederiksen besøgte Novo Nordisk i Kalundborg.", "Anna bor i Aarhus og arbejder hos Lego.",
              "Peter Hansen mødte Maria i København i går."]
-    plain = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in spacy.load(trained).pipe(texts)]
     nlp = spacy.load(trained)
-    nlp.add_pipe("bert_ner_confidence", config={"beam_width": 8})
+    assert nlp.pipe_names == ["transformer", "ner", "bert_ner_confidence"]  # the configs' default
+    plain = [[(e.start, e.end, e.label_) for e in doc.ents]
+             for doc in spacy.load(trained, exclude=["bert_ner_confidence"]).pipe(texts)]
     docs = list(nlp.pipe(texts))
     assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs] == plain
     scores = [s for doc in docs for s in entity_scores(doc)]
     assert len(scores) == sum(map(len, plain)) > 0
     assert all(0.0 <= s <= 1.0 for s in scores) and any(s < 0.999 for s in scores)
     assert not math.isnan(sum(scores))
+
+
+@pytest.mark.slow
+def test_calibrate_keeps_a_temperature_in_the_config_and_evaluate_measures_the_scores(trained, demo_corpus, tmp_path):
+    import json
+
+    from spacy_bert_ner.components.confidence import calibrated
+    from spacy_bert_ner.evaluation.runner import calibrate, evaluate
+
+    result = calibrate(str(trained), demo_corpus / "dev.spacy", tmp_path / "calibrated")
+    loaded = spacy.load(tmp_path / "calibrated")
+    assert loaded.config["components"]["bert_ner_confidence"]["temperature"] == pytest.approx(result["temperature"])
+    assert spacy.load(trained).config["components"]["bert_ner_confidence"]["temperature"] == 1.0  # untouched
+    text = "Mette Frederiksen besøgte Novo Nordisk i Kalundborg."
+    before, after = entity_scores(spacy.load(trained)(text)), entity_scores(loaded(text))
+    assert after == pytest.approx([calibrated(s, result["temperature"]) for s in before])
+    if result["n_scored"] >= 20:
+        assert result["ece_after"] <= result["ece_before"] + 1e-9
+    metrics = evaluate(str(tmp_path / "calibrated"), demo_corpus / "test.spacy", tmp_path / "metrics", n_bootstrap=20)
+    cal = metrics["calibration"]
+    assert cal["n_scored"] == metrics["ents_counts"]["pred"]  # every raw-text prediction is scored
+    assert sum(b["count"] for b in cal["reliability"]) == cal["n_scored"]
+    assert set(cal["thresholds"]) == {"0.5", "0.7", "0.9"}
+    assert cal["thresholds"]["0.5"]["kept"] >= cal["thresholds"]["0.9"]["kept"]
+    assert (tmp_path / "metrics" / "reliability.png").read_bytes()[:4] == b"\x89PNG"
+    assert "## Confidence scores" in (tmp_path / "metrics" / "report.md").read_text()
+    assert json.loads((tmp_path / "metrics" / "metrics.json").read_text())["calibration"]["ece"] == cal["ece"]

@@ -30,6 +30,16 @@ ENT_ATTRS = ["ENT_IOB", "ENT_TYPE", "ENT_KB_ID"]
 EPSILON = 1e-6
 
 
+# The components that score entities; `temperature` and `spans_key` are settings of each.
+SCORING_FACTORIES = ("bert_ner_confidence", "bert_token_ner")
+
+
+def scoring_pipe(nlp: Language) -> Optional[str]:
+    """The name of the last component that scores the entities, or None if none does."""
+    names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory in SCORING_FACTORIES]
+    return names[-1] if names else None
+
+
 def calibrated(score: float, temperature: float) -> float:
     """Temperature scaling of a probability: sigmoid(logit(score) / T)."""
     if temperature == 1.0:

@@ -79,3 +79,25 @@ def plot_training_curve(points: List[Dict[str, object]], path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_reliability(calibration: Dict[str, object], path: Path) -> Path:
+    """Share of right entities against their mean score per score bin; the diagonal is calibrated."""
+    bins = [b for b in calibration["reliability"] if b["count"]]
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], ":", color="gray", label="calibrated")
+    ax.plot([b["mean_score"] for b in bins], [b["accuracy"] for b in bins], marker="o", label="this model")
+    for b in bins:
+        ax.annotate(str(b["count"]), (b["mean_score"], b["accuracy"]), textcoords="offset points", xytext=(4, -10),
+                    fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("entity score (bin mean)")
+    ax.set_ylabel("share of entities right (strict)")
+    ece = calibration["ece"]
+    ax.set_title("Reliability" + (f", ECE {ece:.3f}" if ece is not None else ""))
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -55,6 +55,10 @@ def print_scores(metrics: Dict[str, object]) -> None:
     print_block(metrics, headline)
     errors = [[kind, n] for kind, n in most_frequent(metrics["error_counts"])]
     msg.table(errors, header=[f"Error pattern ({TOKENIZATIONS[headline]})", "Count"], aligns=["l", "r"])
+    cal = metrics.get("calibration")
+    if cal and cal["ece"] is not None:
+        thresholds = ", ".join(f"{t}: P {pct(r['p'])} R {pct(r['r'])}" for t, r in cal["thresholds"].items())
+        msg.text(f"Entity scores: expected calibration error {cal['ece']:.3f}; kept at {thresholds}.")
     msg.text(headline_text(metrics))
 
 
@@ -160,6 +164,28 @@ def semeval_section(metrics: Dict[str, object], tokenization: str, level: str = 
     ]
 
 
+def confidence_section(metrics: Dict[str, object], plots: Dict[str, str]) -> List[str]:
+    """How far the entities' scores can be trusted (evaluation/calibration.py)."""
+    cal = metrics.get("calibration")
+    if not cal:
+        return []
+    ece = "n/a" if cal["ece"] is None else f"{cal['ece']:.3f}"
+    parts = [
+        f"## Confidence scores on {TOKENIZATIONS[metrics.get('tokenization', GOLD_TOKENS)]}",
+        "",
+        f"{cal['n_scored']} predicted entities carry a score. Expected calibration error {ece} (over "
+        f"{len(cal['reliability'])} equal-width bins: how far, on average, the share of right entities "
+        "is from their score). Entities kept at a threshold (`predict --min-score`):",
+        "",
+        md_table(["Threshold", "Kept", "P", "R", "F"],
+                 [[t, r["kept"], pct(r["p"]), pct(r["r"]), pct(r["f"])] for t, r in cal["thresholds"].items()]),
+        "",
+    ]
+    if "reliability" in plots:
+        parts += [f"![Reliability]({plots['reliability']})", ""]
+    return parts
+
+
 def render_markdown(metrics: Dict[str, object], plots: Dict[str, str],
                     comparison: Optional[Dict[str, object]] = None) -> str:
     headline = metrics.get("tokenization", GOLD_TOKENS)
@@ -197,6 +223,7 @@ def render_markdown(metrics: Dict[str, object], plots: Dict[str, str],
     parts += semeval_section(metrics, headline)
     if GOLD_TOKENS in metrics:
         parts += semeval_section(metrics[GOLD_TOKENS], GOLD_TOKENS)
+    parts += confidence_section(metrics, plots)
     parts += [
         f"## Type confusion on {TOKENIZATIONS[headline]}",
         "",

@@ -14,7 +14,8 @@ from wasabi import msg
 
 from ..errors import UserError
 from ..long_texts import Entity, pipe_entities
-from . import analysis, bootstrap, compare as compare_mod, report, scorer
+from ..components.confidence import DEFAULT_SPANS_KEY, calibrated, scoring_pipe
+from . import analysis, bootstrap, calibration, compare as compare_mod, report, scorer
 from .scorer import GOLD_TOKENS, RAW_TEXT, Sentence
 
 
@@ -71,7 +72,8 @@ def read_gold(path: Path, nlp: Language) -> Tuple[List[Doc], Optional[Dict[str, 
 
 
 def predict(nlp: Language, gold_docs: List[Doc], tokenization: str, batch_size: int = 64) -> List[List[Entity]]:
-    """Each document's predicted entities as (start_char, end_char, label).
+    """Each document's predicted entities as (start_char, end_char, label, score); the score is
+    None where the pipeline gives none.
 
     raw_text: the pipeline runs on `doc.text` with its own tokenizer, as `spacy.load(...)(text)`
     and `predict` do in production. gold_tokens: it runs on the gold tokens, so every gold
@@ -86,9 +88,21 @@ def predict(nlp: Language, gold_docs: List[Doc], tokenization: str, batch_size: 
                 yield Doc(nlp.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc]), i
 
     found: List[List[Entity]] = [[] for _ in gold_docs]
-    for entities, i in pipe_entities(nlp, inputs(), batch_size=batch_size):
+    name = scoring_pipe(nlp)
+    key = nlp.get_pipe(name).spans_key if name else DEFAULT_SPANS_KEY
+    for entities, i in pipe_entities(nlp, inputs(), batch_size=batch_size, scores_key=key):
         found[i] = entities
     return found
+
+
+def scored_entities(gold_docs: List[Doc], predicted: List[List[Entity]]) -> List[Tuple[float, bool]]:
+    """(score, right) of every scored prediction on raw text; right: span and type match a gold
+    entity exactly (by characters), the strict criterion."""
+    out = []
+    for gold, pred in zip(gold_docs, predicted):
+        spans = {(e.start_char, e.end_char, e.label_) for e in gold.ents}
+        out.extend((score, (start, end, label) in spans) for start, end, label, score in pred if score is not None)
+    return out
 
 
 def unit_bounds(gold: Doc) -> Tuple[List[int], int]:
@@ -110,6 +124,7 @@ def to_sentences(gold: Doc, pred: List[Entity], tokenization: str) -> Tuple[List
     cuts, n_uncut = unit_bounds(gold)
     chars = [gold[b].idx if b < len(gold) else len(gold.text) for b in cuts]
     tokens = [t.text for t in gold]
+    pred = [(start, end, label) for start, end, label, *_ in pred]
     if tokenization == GOLD_TOKENS:
         gold_spans = [(e.start, e.end, e.label_) for e in gold.ents]
         pred = [(span.start, span.end, label) for start, end, label in pred
@@ -181,8 +196,11 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
     gold_docs, reader = read_gold(data, nlp)
     unavailable = raw_text_unavailable(gold_docs)
     runs = {}
+    scored: List[Tuple[float, bool]] = []
     for tokenization in ([GOLD_TOKENS] if unavailable else [RAW_TEXT, GOLD_TOKENS]):
         predicted = predict(nlp, gold_docs, tokenization)
+        if not scored:  # the headline's: raw text where there is one
+            scored = scored_entities(gold_docs, predicted)
         units, crossing, uncut = [], 0, 0
         for gold, pred in zip(gold_docs, predicted):
             doc_units, n_uncut, n_crossing = to_sentences(gold, pred, tokenization)
@@ -190,8 +208,10 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
             uncut, crossing = uncut + n_uncut, crossing + n_crossing
         runs[tokenization] = (units, crossing)
     headline = GOLD_TOKENS if unavailable else RAW_TEXT
+    n_gold = sum(len(doc.ents) for doc in gold_docs)
     notes = {"sentence_boundaries_merged": uncut, "raw_text_unavailable": unavailable,
-             "misaligned_gold_entities": None if unavailable else misaligned_gold(nlp, gold_docs)}
+             "misaligned_gold_entities": None if unavailable else misaligned_gold(nlp, gold_docs),
+             "calibration": calibration.calibration_report(scored, n_gold) if scored else None}
     return write_evaluation(runs[headline][0], output, model=str(model), data=str(data), n_docs=len(gold_docs),
                             tokenization=headline, gold_tokens=runs[GOLD_TOKENS][0] if headline == RAW_TEXT else None,
                             crossing={k: v[1] for k, v in runs.items()}, notes=notes, reader=reader,
@@ -257,6 +277,8 @@ def write_evaluation(
                   "confusion": plots.plot_confusion(metrics["confusion"], output / "confusion.png").name}
     if training_points:
         plot_files["training_curve"] = plots.plot_training_curve(training_points, output / "training_curve.png").name
+    if metrics.get("calibration"):
+        plot_files["reliability"] = plots.plot_reliability(metrics["calibration"], output / "reliability.png").name
     metrics["plots"] = plot_files
     write_json(output / "metrics.json", metrics)
     (output / "report.md").write_text(report.render_markdown(metrics, plot_files, comparison), encoding="utf8")
@@ -275,3 +297,52 @@ def write_evaluation(
 def write_jsonl(path: Path, records: Iterable[Dict[str, object]]) -> None:
     with path.open("w", encoding="utf8") as f:
         f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+MIN_CALIBRATION_ENTITIES = 20
+
+
+def calibrate(model: str, data: Path, output: Optional[Path] = None, gpu_id: int = -1) -> Dict[str, object]:
+    """Fit the temperature of the pipeline's entity scores on DATA (dev) and keep it in its config.
+
+    The scores are taken on raw text, as production sees them, with the temperature at 1; the
+    fitted one is written to config.cfg of MODEL (or of a copy in OUTPUT), the setting
+    `components.<scoring component>.temperature`, so `spacy.load` applies it.
+    """
+    import shutil
+
+    from spacy.util import load_config
+
+    nlp = load_model(model, gpu_id)
+    name = scoring_pipe(nlp)
+    if name is None:
+        raise UserError(f"{model} gives its entities no scores: its pipeline {nlp.pipe_names} has no "
+                        "bert_ner_confidence or bert_token_ner. Train with the current configs.")
+    if not Path(model, "config.cfg").is_file():
+        raise UserError(f"calibrate writes the temperature into a pipeline folder's config.cfg; {model} is not a "
+                        "folder. Pass the trained model (e.g. training/model-best) and package it afterwards.")
+    gold_docs, _ = read_gold(data, nlp)
+    if raw_text_unavailable(gold_docs):
+        raise UserError(f"{data}: {raw_text_unavailable(gold_docs)}; calibrate needs the raw text production sees.")
+    nlp.get_pipe(name).temperature = 1.0
+    scored = scored_entities(gold_docs, predict(nlp, gold_docs, RAW_TEXT))
+    if len(scored) < MIN_CALIBRATION_ENTITIES:
+        msg.warn(f"{data}: only {len(scored)} predicted entities, too few to fit a temperature; it stays 1.")
+    temperature = calibration.fit_temperature(scored) if len(scored) >= MIN_CALIBRATION_ENTITIES else 1.0
+    after = [(calibrated(score, temperature), right) for score, right in scored]
+    result = {"component": name, "temperature": temperature, "n_scored": len(scored),
+              "ece_before": calibration.expected_calibration_error(scored),
+              "ece_after": calibration.expected_calibration_error(after)}
+    target = Path(model)
+    if output is not None:
+        if Path(output).exists():
+            raise UserError(f"--output {output} exists; give a new folder for the calibrated copy.")
+        shutil.copytree(model, output)
+        target = Path(output)
+    config = load_config(target / "config.cfg", interpolate=False)
+    config["components"][name]["temperature"] = temperature
+    config.to_disk(target / "config.cfg")
+    write_json(target / "calibration.json", result)
+    msg.good(f"Temperature {temperature:.3f} for {name} ({len(scored)} entities of {data}): expected calibration "
+             f"error {result['ece_before']:.3f} -> {result['ece_after']:.3f}; written to {target / 'config.cfg'}")
+    return result

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from .errors import UserError
+from .extras import require
 
 USAGE = """### Usage
 
@@ -141,6 +142,8 @@ def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_
     from spacy.cli.package import package as spacy_package
 
     model_dir, output_dir = Path(model_dir), Path(output_dir)
+    # spacy package builds the wheel with `python -m build`
+    require("build", "packaging a model needs")
     if not (model_dir / "config.cfg").exists():
         raise UserError(f"{model_dir} is not a trained pipeline directory (no config.cfg): train first.")
     if not name.isidentifier():

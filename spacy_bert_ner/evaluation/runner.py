@@ -13,6 +13,7 @@ from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
 from ..errors import UserError
+from ..extras import require
 from ..long_texts import Entity, pipe_entities
 from ..components.confidence import DEFAULT_SPANS_KEY, calibrated, scoring_pipe
 from . import analysis, bootstrap, calibration, compare as compare_mod, report, scorer
@@ -184,6 +185,7 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
              gpu_id: int = -1) -> Dict[str, object]:
     if n_bootstrap < 1:
         raise UserError("--bootstrap must be at least 1 (1000 is usual for 95% intervals).")
+    require("matplotlib", "plots need")
     # Bad logs or comparison files fail before the model runs; the other run is read before
     # anything is written, so it may even live in the output directory.
     points = None

@@ -20,6 +20,7 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from ..errors import UserError
+from ..extras import require
 from .runs import load_config, log_override, step_overrides, train_in_subprocess, write_json_atomic
 
 SPEC = "cv.json"
@@ -62,6 +63,7 @@ def cross_validate(config_path: Path, data: Path, output: Path, folds: int = 5, 
 
     from ..evaluation.runner import evaluate, read_gold
 
+    require("matplotlib", "the folds' evaluation plots need")
     overrides = dict(overrides or {})
     if folds < 2:
         raise UserError("--folds must be at least 2.")

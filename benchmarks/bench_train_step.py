@@ -44,7 +44,7 @@ WARMUP_STEPS = 3
 def training_steps(config: Path, encoder: str, train: Path, dev: Path, lang: str, overrides: Dict[str, Any]):
     """The pipeline, its resolved [training] block, the training examples (augmenter applied, in
     corpus order) and a function taking one step as `spacy train` does: `nlp.update` plus every
-    component's `finish_update` and the schedules' step. Shared with memory_probe."""
+    component's `finish_update` and the schedules' step. Shared with memory_probe and gpu_check."""
     from spacy.training.initialize import init_nlp
     from spacy.util import load_config, registry
 

@@ -46,13 +46,12 @@ from spacy.language import Language
 
 from .errors import CorpusError, UserError
 from .components.confidence import DEFAULT_SPANS_KEY, SCORING_FACTORIES, scoring_pipe
+from .loading import load_pipeline
 from .long_texts import Entity, pipe_entities
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 MAX_REPORTED = 100  # skipped records printed one by one; all are counted
 HEAD_BYTES = 1 << 20  # the input's first MB is hashed to recognise it on --resume
-# Components that leave large outputs on each doc; doc_cleaner frees them after the pipeline.
-DOC_OUTPUTS = {"doc.tensor", "doc._.trf_data"}
 
 Record = Tuple[str, Dict[str, Any], str]  # document text, output fields passed through, "path:line"
 
@@ -202,30 +201,6 @@ def input_fingerprint(path: Path) -> Dict[str, Any]:
     with path.open("rb") as f:
         head = f.read(HEAD_BYTES)
     return {"size": path.stat().st_size, "head_sha256": hashlib.sha256(head).hexdigest()}
-
-
-def load_pipeline(model: str, gpu_id: int = -1) -> Language:
-    """Load a pipeline folder or package; add `doc_cleaner` if components leave outputs on docs."""
-    import spacy
-
-    if gpu_id >= 0:
-        try:
-            spacy.require_gpu(gpu_id)
-        except Exception as err:
-            raise UserError(f"Cannot use GPU {gpu_id} ({err}). Pass --gpu-id -1 to run on CPU.")
-    path = Path(model)
-    if path.exists():
-        if not (path / "config.cfg").is_file():
-            raise UserError(f"{model} is not a spaCy pipeline folder (it has no config.cfg). "
-                            "Pass a trained pipeline such as training/model-best.")
-    elif not spacy.util.is_package(model):
-        raise UserError(f"Model not found: {model} is neither a folder nor an installed "
-                        "pipeline package.")
-    nlp = spacy.load(model)
-    stores_outputs = any(DOC_OUTPUTS & set(nlp.get_pipe_meta(name).assigns) for name in nlp.pipe_names)
-    if stores_outputs and "doc_cleaner" not in nlp.pipe_names:
-        nlp.add_pipe("doc_cleaner")  # default attrs: doc.tensor and doc._.trf_data
-    return nlp
 
 
 def record_json(fields: Dict[str, Any], entities: List[Entity]) -> Dict[str, Any]:

@@ -144,7 +144,7 @@ def test_cli_prints_error_without_traceback(setup, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "spacy_bert_ner", "evaluate", "no_such_model_xyz", str(data),
                            "--output", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 1
-    assert proc.stderr.startswith("Error: Cannot load model 'no_such_model_xyz'")
+    assert proc.stderr.startswith("Error: Model not found: no_such_model_xyz is neither")
     assert "Traceback" not in proc.stderr
 
 
@@ -275,3 +275,24 @@ def test_compare_without_sentence_counts_falls_back_to_intervals(setup, tmp_path
     per = comparison["per_type"]["PER"]
     lo, hi = per["interval"]
     assert lo < per["diff"] < hi and per["diff"] == pytest.approx(per["this"] - per["other"])
+
+
+@pytest.mark.slow
+def test_a_document_longer_than_max_length_is_evaluated_in_pieces(tmp_path):
+    """A gold document of over 1,000,000 characters (spaCy's max_length) is scored whole, on raw
+    text and on gold tokens: no E088, every entity found at its offsets."""
+    nlp = spacy.blank("da")
+    words, tags, starts = [], [], []
+    for _ in range(42000):
+        words += ["Anna", "bor", "i", "Aarhus", "nu", "."]
+        tags += ["B-PER", "O", "O", "B-LOC", "O", "O"]
+        starts += [True] + [False] * 5
+    doc = Doc(nlp.vocab, words=words, spaces=[True] * len(words), ents=tags, sent_starts=starts)
+    assert len(doc.text) > 1_000_000
+    DocBin(docs=[doc]).to_disk(tmp_path / "test.spacy")
+    model = make_model(tmp_path / "model", [{"label": "PER", "pattern": "Anna"}, {"label": "LOC", "pattern": "Aarhus"}])
+    result = run(model, tmp_path / "test.spacy", "--output", tmp_path / "out", "--bootstrap", 5)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    for scores in (metrics, metrics["gold_tokens"]):
+        assert scores["ents_counts"]["tp"] == scores["ents_counts"]["gold"] == 84000 and scores["ents_f"] == 1.0

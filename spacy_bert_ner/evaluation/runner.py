@@ -14,30 +14,11 @@ from wasabi import msg
 
 from ..errors import UserError
 from ..extras import require
+from ..loading import load_pipeline
 from ..long_texts import Entity, pipe_entities
 from ..components.confidence import DEFAULT_SPANS_KEY, calibrated, scoring_pipe
 from . import analysis, bootstrap, calibration, compare as compare_mod, report, scorer
 from .scorer import GOLD_TOKENS, RAW_TEXT, Sentence
-
-
-def load_model(model: str, gpu_id: int = -1) -> Language:
-    import spacy
-
-    if gpu_id >= 0:
-        try:
-            spacy.require_gpu(gpu_id)
-        except Exception as err:  # spaCy raises ValueError or a CUDA error depending on setup
-            raise UserError(f"Cannot use GPU {gpu_id} ({err}). Pass --gpu-id -1 to evaluate on CPU.")
-    try:
-        return spacy.load(model)
-    except OSError as err:
-        if "E050" in str(err) or "E053" in str(err):
-            raise UserError(
-                f"Cannot load model '{model}': it is neither a pipeline directory nor an installed "
-                "package. Pass the directory written by training (e.g. training/model-best) or "
-                "install the packaged wheel (pip install packages/...whl) and pass its name."
-            )
-        raise
 
 
 def read_gold(path: Path, nlp: Language) -> Tuple[List[Doc], Optional[Dict[str, object]]]:
@@ -194,7 +175,7 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
 
         points = read_training_log(training_log)
     other = compare_mod.load_other(compare) if compare is not None else None
-    nlp = load_model(model, gpu_id)
+    nlp = load_pipeline(model, gpu_id)
     gold_docs, reader = read_gold(data, nlp)
     unavailable = raw_text_unavailable(gold_docs)
     runs = {}
@@ -315,7 +296,7 @@ def calibrate(model: str, data: Path, output: Optional[Path] = None, gpu_id: int
 
     from spacy.util import load_config
 
-    nlp = load_model(model, gpu_id)
+    nlp = load_pipeline(model, gpu_id)
     name = scoring_pipe(nlp)
     if name is None:
         raise UserError(f"{model} gives its entities no scores: its pipeline {nlp.pipe_names} has no "

@@ -91,6 +91,10 @@ def test_the_transition_based_head_gets_beam_scores_without_changing_its_entitie
     assert len(scores) == sum(map(len, plain)) > 0
     assert all(0.0 <= s <= 1.0 for s in scores) and any(s < 0.999 for s in scores)
     assert not math.isnan(sum(scores))
+    # a text with no tokens in a batch gets no entities and no error (the beam cannot search it)
+    for batch in ([""], [texts[1], ""], ["", texts[0], ""]):
+        empty = [doc for doc in nlp.pipe(batch) if not len(doc)]
+        assert empty and all(entity_scores(doc) == [] and not doc.ents for doc in empty)
 
 
 @pytest.mark.slow

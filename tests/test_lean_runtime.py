@@ -179,6 +179,7 @@ def test_model_wheel_installs_only_the_runtime_and_runs_there(tmp_path, trained)
         f"doc = nlp({TEXT!r})\n"
         "import spacy_bert_ner\n"
         "print(json.dumps({'pipes': nlp.pipe_names, 'ents': [[e.text, e.label_] for e in doc.ents],\n"
+        "    'scores': [s for s in doc.spans['ents'].attrs['scores']],\n"
         "    'candidates': len(doc.spans['ent_candidates']), 'ours': spacy_bert_ner.__file__,\n"
         "    'modules': sorted(m for m in sys.modules if m.startswith('spacy_bert_ner')),\n"
         "    'absent': [m for m in ('matplotlib', 'build') if importlib.util.find_spec(m) is None]}))\n"
@@ -186,7 +187,8 @@ def test_model_wheel_installs_only_the_runtime_and_runs_there(tmp_path, trained)
     result = subprocess.run([str(python), "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout)
-    assert seen["pipes"] == ["transformer", "ner", "bert_ner_overlap"]
+    assert seen["pipes"] == ["transformer", "ner", "bert_ner_confidence", "bert_ner_overlap"]
+    assert len(seen["scores"]) == len(seen["ents"]) and all(0.0 <= s <= 1.0 for s in seen["scores"])
     assert seen["candidates"] >= len(seen["ents"])
     # the same entities as the pipeline gives in this, the full, environment
     import spacy

@@ -41,7 +41,7 @@ def test_meta_carries_metrics_corpus_encoder_and_settings(tmp_path, trained, dem
     assert meta["encoder"]["transformer"]["name"].endswith("tiny")
     assert meta["training"]["max_steps"] == 150
     assert meta["training"]["learn_rate"]["initial_rate"] == pytest.approx(1e-3)
-    assert meta["pipeline"] == ["transformer", "ner", "bert_ner_overlap"]
+    assert meta["pipeline"] == ["transformer", "ner", "bert_ner_confidence", "bert_ner_overlap"]
     assert 'spacy.load("da_meta_ner")' in readme
     assert "spacy-bert-ner" in requires and "spacy-transformers" in requires
 
@@ -62,7 +62,7 @@ def test_overlap_component_packaged_and_loaded_from_the_wheel(tmp_path, trained,
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env={"HF_HUB_OFFLINE": "1", "PATH": ""})
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split("\n")[:2] == ["['transformer', 'ner', 'bert_ner_overlap']", "True"]
+    assert result.stdout.split("\n")[:2] == ["['transformer', 'ner', 'bert_ner_confidence', 'bert_ner_overlap']", "True"]
 
 
 def test_unknown_pipe_and_missing_metrics_are_user_errors(tmp_path, trained):

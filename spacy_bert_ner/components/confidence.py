@@ -85,16 +85,19 @@ class BeamConfidence:
                              f"set {self.name}.ner to the NER component's name.")
         ner = self.nlp.get_pipe(self.ner)
         for batch in minibatch(docs, batch_size):
+            # a doc without tokens has no entities, and the transformer cannot pool an empty batch
+            searched = [doc for doc in batch if len(doc)]
             # spaCy's NER keeps entities a doc already has, so the beam would only ever contain the
             # greedy ones: it searches docs without them, which are then put back.
-            saved = [doc.to_array(ENT_ATTRS) for doc in batch]
-            for doc in batch:
+            saved = [doc.to_array(ENT_ATTRS) for doc in searched]
+            for doc in searched:
                 doc.set_ents([], default="missing")
-            scored = ner.scored_ents(ner.beam_parse(batch, beam_width=self.beam_width,
-                                                    beam_density=self.beam_density))
-            for doc, array in zip(batch, saved):
+            scored = iter(ner.scored_ents(ner.beam_parse(searched, beam_width=self.beam_width,
+                                                         beam_density=self.beam_density)) if searched else ())
+            for doc, array in zip(searched, saved):
                 doc.from_array(ENT_ATTRS, array)
-            for doc, by_span in zip(batch, scored):
+            for doc in batch:
+                by_span = next(scored) if len(doc) else {}
                 # the beam's probabilities sum to 1 up to rounding, so a sum of them can pass 1
                 scores = [min(1.0, by_span.get((e.start, e.end, e.label_), 0.0)) for e in doc.ents]
                 set_entity_scores(doc, scores, self.spans_key, self.temperature)

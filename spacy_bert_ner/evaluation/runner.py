@@ -5,6 +5,7 @@ into `Sentence`s and hands them to the pure scorer and analysis.
 """
 import hashlib
 import json
+from bisect import bisect_right
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -92,8 +93,22 @@ def unit_bounds(gold: Doc) -> Tuple[List[int], int]:
     that no gold entity crosses, so the units are the same whatever a model predicts. Returns the
     cuts (0 and len included) and the number of boundaries left uncut."""
     starts = [s.start for s in gold.sents][1:] if gold.has_annotation("SENT_START") else []
-    crossed = {b for b in starts if any(e.start < b < e.end for e in gold.ents)}
-    return [0] + [b for b in starts if b not in crossed] + [len(gold)], len(crossed)
+    inside = bytearray(len(gold) + 1)
+    for ent in gold.ents:
+        inside[ent.start + 1:ent.end] = b"\x01" * (ent.end - ent.start - 1)
+    kept = [b for b in starts if not inside[b]]
+    return [0] + kept + [len(gold)], len(starts) - len(kept)
+
+
+def by_unit(spans: List[Tuple[int, int, str]], bounds: List[int]) -> List[List[Tuple[int, int, str]]]:
+    """Spans grouped by the unit [bounds[i], bounds[i+1]) they start in, offsets made relative to
+    it; one pass over spans sorted by start, so a document of any length costs linear time."""
+    groups: List[List[Tuple[int, int, str]]] = [[] for _ in range(len(bounds) - 1)]
+    for s, e, label in sorted(spans):
+        i = bisect_right(bounds, s) - 1
+        if 0 <= i < len(groups):
+            groups[i].append((s - bounds[i], e - bounds[i], label))
+    return groups
 
 
 def to_sentences(gold: Doc, pred: List[Entity], tokenization: str) -> Tuple[List[Sentence], int, int]:
@@ -104,7 +119,7 @@ def to_sentences(gold: Doc, pred: List[Entity], tokenization: str) -> Tuple[List
     Returns the units, the sentence boundaries left uncut and the predictions crossing one.
     """
     cuts, n_uncut = unit_bounds(gold)
-    chars = [gold[b].idx if b < len(gold) else len(gold.text) for b in cuts]
+    chars = [gold[b].idx for b in cuts[:-1]] + [len(gold.text)]
     tokens = [t.text for t in gold]
     pred = [(start, end, label) for start, end, label, *_ in pred]
     if tokenization == GOLD_TOKENS:
@@ -115,14 +130,15 @@ def to_sentences(gold: Doc, pred: List[Entity], tokenization: str) -> Tuple[List
     else:
         gold_spans = [(e.start_char, e.end_char, e.label_) for e in gold.ents]
         bounds = chars
+    gold_by_unit, pred_by_unit = by_unit(gold_spans, bounds), by_unit(pred, bounds)
+    text = gold.text  # Doc.text joins every token on each access
     units, crossing = [], 0
     for i in range(len(cuts) - 1):
-        a, b, ca, cb, lo, hi = cuts[i], cuts[i + 1], chars[i], chars[i + 1], bounds[i], bounds[i + 1]
-        shift = lambda spans: [(s - lo, e - lo, label) for s, e, label in spans if lo <= s < hi]  # noqa: E731
-        crossing += sum(1 for s, e, _ in pred if lo <= s < hi < e)
+        a, b, ca, cb = cuts[i], cuts[i + 1], chars[i], chars[i + 1]
+        crossing += sum(1 for _, e, _ in pred_by_unit[i] if e > bounds[i + 1] - bounds[i])
         token_chars = None if tokenization == GOLD_TOKENS else [
             (t.idx - ca, t.idx + len(t.text) - ca) for t in gold[a:b]]
-        units.append(Sentence(tokens[a:b], shift(gold_spans), shift(pred), gold.text[ca:cb].rstrip(), token_chars))
+        units.append(Sentence(tokens[a:b], gold_by_unit[i], pred_by_unit[i], text[ca:cb].rstrip(), token_chars))
     return units, n_uncut, crossing
 
 

@@ -85,3 +85,21 @@ def test_a_chinese_pipeline_trains_packages_and_finds_entities_at_character_offs
     assert out["ents"][0] == [[0, 3, "PER", "王小明"], [5, 7, "LOC", "北京"]]  # a training sentence
     for text, ents in zip(texts, out["ents"]):
         assert all(text[start:end] == span for start, end, _, span in ents)
+
+
+def test_gold_words_cut_by_the_chinese_tokenizer_make_the_report_say_which_score_to_trust():
+    """Chinese gold words are several characters, the pipeline's tokens one each: the gold-token
+    score would feed the model tokens it never trained on, and evaluate says so; on Danish it does not."""
+    from spacy_bert_ner.evaluation.report import gold_tokens_unlike_training
+    from spacy_bert_ner.evaluation.runner import split_gold_tokens
+
+    docs, _ = read_corpus(ZH, "zh")
+    split = split_gold_tokens(spacy.blank("zh"), docs)
+    words = [token.text for doc in docs for token in doc]
+    assert split["of"] == len(words) and split["count"] == sum(len(w) > 1 for w in words) > 0
+    assert "trust the raw-text score" in gold_tokens_unlike_training({"gold_tokens_split": split})
+    da = spacy.blank("da")
+    danish = [da("Anna bor i Aarhus."), da("Lego ligger i Billund.")]
+    plain = split_gold_tokens(da, danish)
+    assert plain == {"count": 0, "of": sum(map(len, danish)), "examples": []}
+    assert gold_tokens_unlike_training({"gold_tokens_split": plain}) is None

@@ -186,6 +186,17 @@ def confidence_section(metrics: Dict[str, object], plots: Dict[str, str]) -> Lis
     return parts
 
 
+def gold_tokens_unlike_training(metrics: Dict[str, object]) -> Optional[str]:
+    """A warning when the pipeline's tokenizer cuts at least 1% of the gold tokens: the gold-token
+    score then measures the model on tokens it never trained on, and only the raw-text one counts."""
+    split = metrics.get("gold_tokens_split")
+    if not split or not split["of"] or split["count"] < 0.01 * split["of"]:
+        return None
+    return (f"{split['count']:,} of {split['of']:,} gold tokens ({split['count'] / split['of']:.0%}) are several "
+            f"tokens of the pipeline's tokenizer (e.g. {', '.join(split['examples'][:3])}): the model trained on "
+            "its own tokens, so the gold-token score shows it input it never saw; trust the raw-text score.")
+
+
 def render_markdown(metrics: Dict[str, object], plots: Dict[str, str],
                     comparison: Optional[Dict[str, object]] = None) -> str:
     headline = metrics.get("tokenization", GOLD_TOKENS)
@@ -200,6 +211,8 @@ def render_markdown(metrics: Dict[str, object], plots: Dict[str, str],
     if misaligned and misaligned["count"]:
         notes.append(f"{misaligned['count']} gold entities do not fall on the pipeline tokenizer's token "
                      f"boundaries, so no prediction on raw text can match them (e.g. {'; '.join(misaligned['examples'][:3])}).")
+    if gold_tokens_unlike_training(metrics):
+        notes.append(gold_tokens_unlike_training(metrics))
     parts = [
         "# NER evaluation report",
         "",

@@ -142,6 +142,25 @@ def to_sentences(gold: Doc, pred: List[Entity], tokenization: str) -> Tuple[List
     return units, n_uncut, crossing
 
 
+def split_gold_tokens(nlp: Language, gold_docs: List[Doc]) -> Dict[str, object]:
+    """Gold tokens that the pipeline's tokenizer cuts into several tokens (a Chinese word is one
+    token per character). The model learned on its own tokenizer's tokens, so where many gold
+    tokens are cut, the gold-token score shows it input unlike any it trained on."""
+    count, total, examples = 0, 0, []
+    for doc in gold_docs:
+        if len(doc.text) > nlp.max_length:
+            continue
+        starts = [token.idx for token in nlp.make_doc(doc.text)]
+        total += len(doc)
+        for token in doc:
+            i = bisect_right(starts, token.idx)
+            if i < len(starts) and starts[i] < token.idx + len(token.text):
+                count += 1
+                if len(examples) < 5:
+                    examples.append(repr(token.text))
+    return {"count": count, "of": total, "examples": examples}
+
+
 def misaligned_gold(nlp: Language, gold_docs: List[Doc]) -> Dict[str, object]:
     """Gold entities the pipeline's tokenizer cannot reproduce: on raw text they are always missed."""
     count, examples = 0, []
@@ -210,6 +229,7 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
     n_gold = sum(len(doc.ents) for doc in gold_docs)
     notes = {"sentence_boundaries_merged": uncut, "raw_text_unavailable": unavailable,
              "misaligned_gold_entities": None if unavailable else misaligned_gold(nlp, gold_docs),
+             "gold_tokens_split": None if unavailable else split_gold_tokens(nlp, gold_docs),
              "calibration": calibration.calibration_report(scored, n_gold) if scored else None}
     return write_evaluation(runs[headline][0], output, model=str(model), data=str(data), n_docs=len(gold_docs),
                             tokenization=headline, gold_tokens=runs[GOLD_TOKENS][0] if headline == RAW_TEXT else None,
@@ -289,6 +309,8 @@ def write_evaluation(
                  "the sentences on both sides count as one.")
     if metrics.get("raw_text_unavailable"):
         msg.warn(f"Only the gold-token score exists: {metrics['raw_text_unavailable']}.")
+    if report.gold_tokens_unlike_training(metrics):
+        msg.warn(report.gold_tokens_unlike_training(metrics))
     msg.good(f"Wrote metrics.json, report.md, errors.jsonl and plots to {output}")
     return metrics
 

@@ -388,7 +388,7 @@ def run_system(system: str, corpus: str, encoder_name: str, spec: Dict[str, Any]
             "inference_words_per_s": scored["words_per_s"] if scored else None,
             "model_mb": scored["model_mb"] if scored else None}
     return {"corpus": corpus, "encoder": encoder_name, "system": system, "status": "done", "quick": args.quick,
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
             "marks": record_marks, "train_words_per_s": marks["train_words_per_s"], "words": marks["words"],
             "trained_s": marks["ended_s"], "peak_rss_mb": trained["peak_rss_mb"], "wall_s": trained["wall_s"],
             "memory": marks.get("memory", []), "command": trained["command"], "spec": spec, "corpus_stats": stats}
@@ -396,9 +396,8 @@ def run_system(system: str, corpus: str, encoder_name: str, spec: Dict[str, Any]
 
 # ---- report ----
 
-def environment(results_file: Path, notes_file: Path) -> Dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
+def machine() -> str:
+    """This machine in one line: each run record keeps it, since figures compare only within one."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     gpu = ""
@@ -409,6 +408,12 @@ def environment(results_file: Path, notes_file: Path) -> Dict[str, Any]:
             gpu = f", GPU {torch.cuda.get_device_name(0)}"
     except ImportError:
         pass
+    return f"{cpu}, {os.cpu_count()} CPUs (nproc), {platform.system()} {platform.release()}{gpu}"
+
+
+def environment(results_file: Path, notes_file: Path) -> Dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
     versions = {"python": platform.python_version()}
     for package in ("spacy-bert-ner", "spacy", "spacy-transformers", "thinc", "torch", "transformers",
                     "accelerate", "seqeval"):
@@ -417,7 +422,7 @@ def environment(results_file: Path, notes_file: Path) -> Dict[str, Any]:
         except PackageNotFoundError:
             versions[package] = "not installed"
     return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": f"{cpu}, {os.cpu_count()} CPUs (nproc), {platform.system()} {platform.release()}{gpu}",
+            "machine": machine(),
             "versions": versions, "results_file": str(results_file.relative_to(ROOT) if results_file.is_relative_to(ROOT) else results_file),
             "notes_file": str(notes_file.relative_to(ROOT) if notes_file.is_relative_to(ROOT) else notes_file)}
 

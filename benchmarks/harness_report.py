@@ -5,6 +5,7 @@ keyed `corpus/encoder/system`; a key whose record is `done` with every requested
 when the harness is run again.
 """
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -240,8 +241,11 @@ def render(results: Dict[str, Any], environment: Dict[str, Any], plots: Dict[str
             lines += ["Targets (issue 7):", "", *found, ""]
     if notes.strip():
         lines += ["## Notes", "", notes.strip(), ""]
-    lines += ["## Environment", "", f"- date: {environment.get('date', '')}",
-              f"- machine: {environment.get('machine', '')}", "- versions: " + ", ".join(
+    measured_on = Counter(run.get("machine", "not recorded") for run in results.get("runs", {}).values())
+    lines += ["## Environment", "", "- runs measured on: " + "; ".join(
+                  f"{name} ({count} runs)" for name, count in measured_on.most_common()),
+              f"- report written: {environment.get('date', '')} on {environment.get('machine', '')}",
+              "- versions when written: " + ", ".join(
                   f"{k} {v}" for k, v in environment.get("versions", {}).items()), "", "## Commands", ""]
     lines += [f"    {command}" for command in results.get("invocations", [])]
     return "\n".join(lines) + "\n"

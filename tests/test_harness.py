@@ -94,8 +94,8 @@ def test_results_file_roundtrip(tmp_path):
 
 def test_report_tables_ratios_unreached_marks_and_cnn_in_every_encoder_group():
     results = {"runs": {
-        "da/e5/ours": run("ours", f1s=(0.3, 0.5), train_words_per_s=300.0),
-        "da/e5/hf_recipe": run("hf_recipe", f1s=(0.1, 0.2)),
+        "da/e5/ours": {**run("ours", f1s=(0.3, 0.5), train_words_per_s=300.0), "machine": "EPYC"},
+        "da/e5/hf_recipe": {**run("hf_recipe", f1s=(0.1, 0.2)), "machine": "EPYC"},
         "da/minilm/hf_recipe": run("hf_recipe", encoder="minilm"),
         "da/none/spacy_cnn": run("spacy_cnn", encoder="none", f1s=(0.6, 0.66), reached=(True, False)),
         "da/e5/ours_tokcls": {"corpus": "da", "encoder": "e5", "system": "ours_tokcls", "status": "failed",
@@ -113,6 +113,8 @@ def test_report_tables_ratios_unreached_marks_and_cnn_in_every_encoder_group():
     assert "ours above spacy_cnn at the last mark: no (0.500 vs 0.660)" in text
     assert "![Test F1 against training time, da/e5](plot.png)" in text
     assert "## Notes" in text and "python -m benchmarks.harness --corpus da" in text
+    # the runs' machine, not the one the report happens to be written on
+    assert "- runs measured on: not recorded (3 runs); EPYC (2 runs)" in text and "written: today on cpu" in text
 
 
 def test_a_run_that_ended_before_a_later_mark_counts_with_its_final_best():

@@ -24,13 +24,20 @@ SENTENCE_ENDS = frozenset(".!?;…。！？；")
 ANY, AFTER_MARK, SENTENCE = 0, 1, 2
 
 
+def inside_entities(doc: Doc) -> bytearray:
+    """For each token boundary b (before token b), 1 if a gold entity spans it (covers tokens b-1
+    and b), else 0: where a document may not be cut, in training or in evaluation."""
+    inside = bytearray(len(doc) + 1)
+    for ent in doc.ents:
+        inside[ent.start + 1:ent.end] = b"\x01" * (ent.end - ent.start - 1)
+    return inside
+
+
 def cut_points(reference: Doc, predicted_starts: Optional[List[int]]) -> List[Optional[int]]:
     """For each token boundary b (before token b, 0 < b < len), its preference, or None if no cut."""
     n = len(reference)
     tiers: List[Optional[int]] = [None] * (n + 1)
-    inside = bytearray(n + 1)
-    for ent in reference.ents:
-        inside[ent.start + 1:ent.end] = b"\x01" * (ent.end - ent.start - 1)
+    inside = inside_entities(reference)
     starts = set(predicted_starts) if predicted_starts is not None else None
     has_sents = reference.has_annotation("SENT_START")
     for b in range(1, n):

@@ -16,6 +16,7 @@ from wasabi import msg
 from ..errors import UserError
 from ..extras import require
 from ..loading import load_pipeline
+from ..chunks import inside_entities
 from ..long_texts import Entity, pipe_entities
 from ..components.confidence import DEFAULT_SPANS_KEY, calibrated, scoring_pipe
 from . import analysis, bootstrap, calibration, compare as compare_mod, report, scorer
@@ -93,9 +94,7 @@ def unit_bounds(gold: Doc) -> Tuple[List[int], int]:
     that no gold entity crosses, so the units are the same whatever a model predicts. Returns the
     cuts (0 and len included) and the number of boundaries left uncut."""
     starts = [s.start for s in gold.sents][1:] if gold.has_annotation("SENT_START") else []
-    inside = bytearray(len(gold) + 1)
-    for ent in gold.ents:
-        inside[ent.start + 1:ent.end] = b"\x01" * (ent.end - ent.start - 1)
+    inside = inside_entities(gold)
     kept = [b for b in starts if not inside[b]]
     return [0] + kept + [len(gold)], len(starts) - len(kept)
 
@@ -142,37 +141,37 @@ def to_sentences(gold: Doc, pred: List[Entity], tokenization: str) -> Tuple[List
     return units, n_uncut, crossing
 
 
-def split_gold_tokens(nlp: Language, gold_docs: List[Doc]) -> Dict[str, object]:
-    """Gold tokens that the pipeline's tokenizer cuts into several tokens (a Chinese word is one
-    token per character). The model learned on its own tokenizer's tokens, so where many gold
-    tokens are cut, the gold-token score shows it input unlike any it trained on."""
-    count, total, examples = 0, 0, []
+def tokenizer_against_gold(nlp: Language, gold_docs: List[Doc]) -> Tuple[Dict[str, object], Dict[str, object]]:
+    """What the pipeline's tokenizer does to the gold annotation, in one pass over the documents:
+
+    - misaligned: gold entities it cannot reproduce (an edge inside one of its tokens), which no
+      prediction on raw text can match;
+    - split: gold tokens it cuts into several (a Chinese word is one token per character). The
+      model learned on its own tokens, so where many are cut, the gold-token score shows it input
+      unlike any it trained on.
+    Documents over nlp.max_length are left out of both counts.
+    """
+    misaligned, misaligned_examples, split, total, split_examples = 0, [], 0, 0, []
     for doc in gold_docs:
         if len(doc.text) > nlp.max_length:
             continue
-        starts = [token.idx for token in nlp.make_doc(doc.text)]
+        tokens = nlp.make_doc(doc.text)
+        for ent in doc.ents:
+            if tokens.char_span(ent.start_char, ent.end_char) is None:
+                misaligned += 1
+                if len(misaligned_examples) < 5:
+                    inside = tokens.char_span(ent.start_char, ent.end_char, alignment_mode="expand")
+                    misaligned_examples.append(f"{ent.text!r} {ent.label_} in the token(s) {inside.text!r}")
+        starts = [token.idx for token in tokens]
         total += len(doc)
         for token in doc:
             i = bisect_right(starts, token.idx)
             if i < len(starts) and starts[i] < token.idx + len(token.text):
-                count += 1
-                if len(examples) < 5:
-                    examples.append(repr(token.text))
-    return {"count": count, "of": total, "examples": examples}
-
-
-def misaligned_gold(nlp: Language, gold_docs: List[Doc]) -> Dict[str, object]:
-    """Gold entities the pipeline's tokenizer cannot reproduce: on raw text they are always missed."""
-    count, examples = 0, []
-    for doc in gold_docs:
-        tokens = nlp.make_doc(doc.text) if len(doc.text) <= nlp.max_length else None
-        for ent in doc.ents:
-            if tokens is not None and tokens.char_span(ent.start_char, ent.end_char) is None:
-                count += 1
-                if len(examples) < 5:
-                    inside = tokens.char_span(ent.start_char, ent.end_char, alignment_mode="expand")
-                    examples.append(f"{ent.text!r} {ent.label_} in the token(s) {inside.text!r}")
-    return {"count": count, "examples": examples}
+                split += 1
+                if len(split_examples) < 5:
+                    split_examples.append(repr(token.text))
+    return ({"count": misaligned, "examples": misaligned_examples},
+            {"count": split, "of": total, "examples": split_examples})
 
 
 def write_json(path: Path, data: object, indent: Optional[int] = 2) -> None:
@@ -227,9 +226,9 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
         runs[tokenization] = (units, crossing)
     headline = GOLD_TOKENS if unavailable else RAW_TEXT
     n_gold = sum(len(doc.ents) for doc in gold_docs)
+    misaligned, split = (None, None) if unavailable else tokenizer_against_gold(nlp, gold_docs)
     notes = {"sentence_boundaries_merged": uncut, "raw_text_unavailable": unavailable,
-             "misaligned_gold_entities": None if unavailable else misaligned_gold(nlp, gold_docs),
-             "gold_tokens_split": None if unavailable else split_gold_tokens(nlp, gold_docs),
+             "misaligned_gold_entities": misaligned, "gold_tokens_split": split,
              "calibration": calibration.calibration_report(scored, n_gold) if scored else None}
     return write_evaluation(runs[headline][0], output, model=str(model), data=str(data), n_docs=len(gold_docs),
                             tokenization=headline, gold_tokens=runs[GOLD_TOKENS][0] if headline == RAW_TEXT else None,

@@ -211,8 +211,8 @@ def render_markdown(metrics: Dict[str, object], plots: Dict[str, str],
     if misaligned and misaligned["count"]:
         notes.append(f"{misaligned['count']} gold entities do not fall on the pipeline tokenizer's token "
                      f"boundaries, so no prediction on raw text can match them (e.g. {'; '.join(misaligned['examples'][:3])}).")
-    if gold_tokens_unlike_training(metrics):
-        notes.append(gold_tokens_unlike_training(metrics))
+    if unlike := gold_tokens_unlike_training(metrics):
+        notes.append(unlike)
     parts = [
         "# NER evaluation report",
         "",

@@ -308,8 +308,8 @@ def write_evaluation(
                  "the sentences on both sides count as one.")
     if metrics.get("raw_text_unavailable"):
         msg.warn(f"Only the gold-token score exists: {metrics['raw_text_unavailable']}.")
-    if report.gold_tokens_unlike_training(metrics):
-        msg.warn(report.gold_tokens_unlike_training(metrics))
+    if unlike := report.gold_tokens_unlike_training(metrics):
+        msg.warn(unlike)
     msg.good(f"Wrote metrics.json, report.md, errors.jsonl and plots to {output}")
     return metrics
 

@@ -420,7 +420,22 @@ def test_signal_stops_the_cli_with_a_message_and_resume_finishes_it(trained, dem
     assert "Wrote 1000 documents" in resumed.stdout and f"({done} of them read back" in " ".join(resumed.stdout.split())
     assert [p.name for p in out.parent.iterdir()] == ["pred.jsonl"]
     predict(str(trained), src, tmp_path / "whole.jsonl", batch_size=16)
-    assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+    assert_same_predictions(read_jsonl(out), read_jsonl(tmp_path / "whole.jsonl"))
+
+
+def assert_same_predictions(got, expected):
+    """The same records and entities in the same order, scores equal to float noise: the resumed
+    run batches its documents from another offset, and padding a document beside others moves
+    the encoder's output in the last digits."""
+    assert len(got) == len(expected)
+    for mine, theirs in zip(got, expected):
+        assert without_scores(mine) == without_scores(theirs)
+        assert [e["score"] for e in mine["entities"]] == pytest.approx([e["score"] for e in theirs["entities"]],
+                                                                        abs=1e-4)
+
+
+def without_scores(record):
+    return {**record, "entities": [{**e, "score": None} for e in record["entities"]]}
 
 
 def test_min_score_needs_a_scoring_pipeline(tmp_path, model):

@@ -51,12 +51,14 @@ def package(
     corpus_license: Optional[str] = typer.Option(None, "--corpus-license"),
     corpus_url: Optional[str] = typer.Option(None, "--corpus-url"),
     add_pipe: List[str] = typer.Option([], "--add-pipe", help="Append a component by factory name, e.g. bert_ner_overlap; repeatable, empty values ignored."),
+    cpu_inference: Optional[str] = typer.Option(None, "--cpu-inference", help="The encoder's arithmetic when the wheel predicts on a CPU: fp32, bf16 or int8 (applied at load time; the weights stay float32)."),
 ):
     """Build a pip-installable wheel of a trained pipeline, weights included."""
     from .packaging import package as build_package
 
     pipes = [p for p in add_pipe if p.strip()]
-    wheel = build_package(model, output, name, version, metrics, corpus, corpus_license, corpus_url, pipes)
+    wheel = build_package(model, output, name, version, metrics, corpus, corpus_license, corpus_url, pipes,
+                          cpu_inference)
     typer.secho(f"Built {wheel}", fg=typer.colors.GREEN)
 
 
@@ -117,12 +119,13 @@ def evaluate(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
     n_bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% intervals."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to run the model on; -1 for CPU."),
+    cpu_inference: Optional[str] = typer.Option(None, "--cpu-inference", help="The encoder's arithmetic on the CPU: fp32, bf16 (CPUs with native bf16) or int8 (default: the pipeline's setting)."),
 ):
     """Score a pipeline's entities against gold: strict P/R/F (equal to seqeval), partial
     matches, bootstrap intervals, confusions and error examples, as JSON, Markdown and PNG."""
     from .evaluation.runner import evaluate as run_evaluation
 
-    run_evaluation(model, data, output, training_log, compare, seed, n_bootstrap, gpu_id)
+    run_evaluation(model, data, output, training_log, compare, seed, n_bootstrap, gpu_id, cpu_inference)
 
 
 @app.command()
@@ -152,6 +155,7 @@ def predict(
     max_chars: Optional[int] = typer.Option(None, "--max-chars", min=1, help="Skip documents longer than this (counted and listed) instead of splitting them."),
     min_score: Optional[float] = typer.Option(None, "--min-score", min=0.0, max=1.0, help="Leave out entities scored below this (0-1; counted)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run into the same OUTPUT from its part file .OUTPUT.part."),
+    cpu_inference: Optional[str] = typer.Option(None, "--cpu-inference", help="The encoder's arithmetic on the CPU: fp32, bf16 (CPUs with native bf16) or int8 (default: the pipeline's setting)."),
 ):
     """Run a pipeline over documents and write one JSON line with entities per document:
     `entities` [{start, end, label, text, score}] with character offsets. Malformed lines are
@@ -165,7 +169,8 @@ def predict(
 
     try:
         run_predict(model, input_path, output_path, batch_size=batch_size, n_process=n_process, gpu_id=gpu_id,
-                    split_chars=split_chars, max_chars=max_chars, resume=resume, min_score=min_score)
+                    split_chars=split_chars, max_chars=max_chars, resume=resume, min_score=min_score,
+                    cpu_inference=cpu_inference)
     except Interrupted as stop:
         raise SystemExit(128 + stop.signum)
 

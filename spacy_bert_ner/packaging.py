@@ -135,10 +135,23 @@ def with_pipes(model_dir: Path, factories: Sequence[str], out: Path) -> Path:
     return out
 
 
+def with_overrides(model_dir: Path, overrides: Dict[str, Any], out: Path) -> Path:
+    """The pipeline at `out` (a copy unless it is already there) with `overrides` in its config.
+    Only the config changes: int8 is applied when the wheel is loaded, so the weights stay float32."""
+    from spacy import util
+
+    if model_dir != out:
+        shutil.copytree(model_dir, out)
+    util.load_config(model_dir / "config.cfg", overrides=overrides, interpolate=False).to_disk(out / "config.cfg")
+    return out
+
+
 def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_path: Optional[Path] = None,
             corpus: Optional[str] = None, corpus_license: Optional[str] = None,
-            corpus_url: Optional[str] = None, add_pipes: Sequence[str] = ()) -> Path:
-    """Build a wheel under output_dir and return its path."""
+            corpus_url: Optional[str] = None, add_pipes: Sequence[str] = (),
+            cpu_inference: Optional[str] = None) -> Path:
+    """Build a wheel under output_dir and return its path. cpu_inference: the encoder's arithmetic
+    when the wheel predicts on a CPU (components/encoder.py); None keeps the pipeline's."""
     from spacy.cli.package import package as spacy_package
 
     model_dir, output_dir = Path(model_dir), Path(output_dir)
@@ -148,12 +161,22 @@ def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_
         raise UserError(f"{model_dir} is not a trained pipeline directory (no config.cfg): train first.")
     if not name.isidentifier():
         raise UserError(f"Package name '{name}' must be a Python identifier (letters, digits, underscores).")
+    overrides = {}
+    if cpu_inference is not None:  # a bad setting stops before anything is built
+        from spacy import util
+
+        from .loading import cpu_inference_overrides
+
+        config = util.load_config(model_dir / "config.cfg", interpolate=False)
+        overrides = cpu_inference_overrides(config, cpu_inference, str(model_dir))
     meta = build_meta(model_dir, name, version, metrics_path, corpus, corpus_license, corpus_url)
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         if add_pipes:
             model_dir = with_pipes(model_dir, add_pipes, Path(tmp) / "pipeline")
             meta["pipeline"] = meta["components"] = list(spacy_load_names(model_dir))
+        if overrides:
+            model_dir = with_overrides(model_dir, overrides, Path(tmp) / "pipeline")
         meta_path = Path(tmp) / "meta.json"
         meta_path.write_text(json.dumps(meta, indent=2), encoding="utf8")
         spacy_package(model_dir, output_dir, meta_path=meta_path, name=name, version=version,

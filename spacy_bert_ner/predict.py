@@ -244,7 +244,8 @@ def _check_resumable(part: Path, sidecar: Path, started: Dict[str, Any]) -> None
         raise UserError(f"Cannot resume {part}: {sidecar}, which records what it was started from, "
                         f"is missing or unreadable. Delete {part} to start over.") from None
     for key, what in (("input", "input (size, first MB)"), ("model", "model"),
-                      ("split_chars", "--split-chars"), ("max_chars", "--max-chars")):
+                      ("split_chars", "--split-chars"), ("max_chars", "--max-chars"),
+                      ("min_score", "--min-score"), ("cpu_inference", "--cpu-inference")):
         if recorded.get(key) != started[key]:
             raise UserError(f"Cannot resume {part}: it was started with another {what} "
                             f"({recorded.get(key)}, now {started[key]}). Rerun with the same input "
@@ -302,13 +303,16 @@ def _model_name(model: Union[str, Language]) -> str:
 def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
             batch_size: Optional[int] = None, n_process: int = 1, gpu_id: int = -1,
             split_chars: Optional[int] = None, max_chars: Optional[int] = None,
-            resume: bool = False, min_score: Optional[float] = None) -> PredictSummary:
+            resume: bool = False, min_score: Optional[float] = None,
+            cpu_inference: Optional[str] = None) -> PredictSummary:
     """Write one JSON line with entities per input document; see the module docstring.
 
     model: a pipeline folder, package name, or a loaded pipeline (used as it is). split_chars:
     documents longer than this are run as pieces (default: `nlp.max_length`). max_chars:
     documents longer than this are skipped and counted. resume: continue the part file of an
     interrupted run into the same OUTPUT. min_score: leave out entities scored below it (counted).
+    cpu_inference: the encoder's arithmetic on the CPU, "fp32", "bf16" or "int8" (None: the
+    pipeline's own setting; components/encoder.py).
     """
     from tqdm import tqdm
     from wasabi import msg
@@ -336,7 +340,7 @@ def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
     appended_from: Optional[int] = None  # byte offset from which this run appends to the part file
     with _interrupt_on_signals():
         try:
-            nlp = model if isinstance(model, Language) else load_pipeline(model, gpu_id)
+            nlp = model if isinstance(model, Language) else load_pipeline(model, gpu_id, cpu_inference)
             split_chars = nlp.max_length if split_chars is None else split_chars
             if not 1 <= split_chars <= nlp.max_length:
                 raise UserError(f"--split-chars must be between 1 and the pipeline's max_length "
@@ -350,7 +354,8 @@ def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
 
                 torch.set_num_threads(max(1, torch.get_num_threads() // n_process))
             started = {"input": input_fingerprint(input_path), "model": _model_name(model),
-                       "split_chars": split_chars, "max_chars": max_chars, "min_score": min_score}
+                       "split_chars": split_chars, "max_chars": max_chars, "min_score": min_score,
+                       "cpu_inference": cpu_inference}
             records = _admit(read_records(input_path, lambda m: report(summary.skipped, m)),
                              summary, split_chars, max_chars, lambda m: report(summary.too_long, m))
             if resuming:

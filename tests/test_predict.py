@@ -362,6 +362,21 @@ def test_resume_refuses_another_input_or_settings(model, tmp_path, monkeypatch):
     assert part.exists() and not out.exists()  # the earlier run's documents are never deleted
 
 
+@pytest.mark.slow
+def test_resume_refuses_another_cpu_inference(trained, tmp_path, monkeypatch):
+    """Scores depend on the encoder's arithmetic: one OUTPUT is never written with two."""
+    src, out = tmp_path / "in.txt", tmp_path / "out.jsonl"
+    src.write_text("Mette Frederiksen bor i Aarhus.\n" * 8, encoding="utf8")
+    interrupt_at(monkeypatch, 3)
+    with pytest.raises(Interrupted):
+        predict(str(trained), src, out, batch_size=2, cpu_inference="int8")
+    monkeypatch.undo()
+    with pytest.raises(UserError, match=r"another --cpu-inference \(int8, now None\)"):
+        predict(str(trained), src, out, resume=True, batch_size=2)
+    summary = predict(str(trained), src, out, resume=True, batch_size=2, cpu_inference="int8")
+    assert summary.resumed == 2 and len(read_jsonl(out)) == 8
+
+
 def test_interrupted_before_any_document_leaves_nothing(model, tmp_path, monkeypatch, capsys):
     (tmp_path / "in.txt").write_text("Aarhus\nAarhus\n", encoding="utf8")
     interrupt_at(monkeypatch, 1, signal.SIGINT)

@@ -197,7 +197,7 @@ def raw_text_unavailable(gold_docs: List[Doc]) -> Optional[str]:
 
 def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] = None,
              compare: Optional[Path] = None, seed: int = 0, n_bootstrap: int = 1000,
-             gpu_id: int = -1) -> Dict[str, object]:
+             gpu_id: int = -1, cpu_inference: Optional[str] = None) -> Dict[str, object]:
     if n_bootstrap < 1:
         raise UserError("--bootstrap must be at least 1 (1000 is usual for 95% intervals).")
     require("matplotlib", "plots need")
@@ -209,7 +209,7 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
 
         points = read_training_log(training_log)
     other = compare_mod.load_other(compare) if compare is not None else None
-    nlp = load_pipeline(model, gpu_id)
+    nlp = load_pipeline(model, gpu_id, cpu_inference)
     gold_docs, reader = read_gold(data, nlp)
     unavailable = raw_text_unavailable(gold_docs)
     runs = {}

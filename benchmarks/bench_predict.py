@@ -6,7 +6,10 @@
 On the sentences of a UNER IOB2 file (default: the Danish DDT test split), one sentence per
 document, it measures in separate processes, so each peak RSS is its own:
 
-- `predict`: the real command on a plain text file (reading, nlp.pipe, doc_cleaner, writing);
+- `predict`: the real command on a plain text file (reading, nlp.pipe, doc_cleaner, writing),
+  with the pipeline's own encoder arithmetic (fp32 unless it was packaged otherwise);
+- `predict_int8`, `predict_bf16`: the same command with `--cpu-inference int8` / `bf16` (CPU
+  only; bf16 is fast only where the CPU has native bf16, `cpu_bf16` in the results says);
 - `bare_forward`: the encoder alone, Hugging Face tokenizer + model forward in batches of the
   same size, sorted by length in the same windows as `predict` (least padding), no decoding:
   the ceiling any pipeline on this encoder can reach;
@@ -37,7 +40,8 @@ from typing import Any, Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "uner_danish_ddt" / "da_ddt-ud-test.iob2"
-METHODS = ("predict", "bare_forward", "hf_pipeline")
+METHODS = ("predict", "predict_int8", "predict_bf16", "bare_forward", "hf_pipeline")
+CPU_INFERENCE = {"predict_int8": "int8", "predict_bf16": "bf16"}
 
 
 def read_sentences(path: Path) -> Tuple[List[str], int]:
@@ -90,7 +94,7 @@ def timings(load: Clock, run: Clock) -> Dict[str, float]:
     return {"load_s": load.wall, "run_s": run.wall, "run_cpu_s": run.cpu}
 
 
-def run_predict(args) -> Dict[str, Any]:
+def run_predict(args, cpu_inference=None) -> Dict[str, Any]:
     import spacy_bert_ner.predict as predict_module
 
     load_pipeline = predict_module.load_pipeline
@@ -103,7 +107,8 @@ def run_predict(args) -> Dict[str, Any]:
     predict_module.load_pipeline = timed_load
     with tempfile.TemporaryDirectory() as tmp, Clock() as total:
         summary = predict_module.predict(args.model, Path(args.texts), Path(tmp) / "out.jsonl",
-                                         batch_size=args.batch_size, gpu_id=args.gpu_id)
+                                         batch_size=args.batch_size, gpu_id=args.gpu_id,
+                                         cpu_inference=cpu_inference)
     total.wall, total.cpu = total.wall - load.wall, total.cpu - load.cpu
     return {**timings(load, total), "docs": summary.docs, "entities": summary.entities}
 
@@ -155,8 +160,8 @@ def child(args) -> None:
     """Run one method in this process and print its figures as JSON."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     texts = Path(args.texts).read_text(encoding="utf8").splitlines()
-    if args.child == "predict":
-        result = run_predict(args)
+    if args.child == "predict" or args.child in CPU_INFERENCE:
+        result = run_predict(args, CPU_INFERENCE.get(args.child))
     elif args.child == "bare_forward":
         result = run_bare_forward(args, texts)
     else:
@@ -229,6 +234,8 @@ def main(argv=None) -> None:
     if args.child:
         return child(args)
 
+    from spacy_bert_ner.training import native_bf16_cpu
+
     if not (Path(args.model) / "config.cfg").is_file():
         sys.exit(f"Not a pipeline directory: {args.model} (train one first, e.g. `spacy project run all`).")
     if not args.data.is_file():
@@ -237,7 +244,8 @@ def main(argv=None) -> None:
     args.encoder = args.encoder or encoder
     args.batch_size = args.batch_size or model_batch_size
     texts, n_words = read_sentences(args.data)
-    methods = [m for m in METHODS if not (args.skip_hf and m == "hf_pipeline")]
+    methods = [m for m in METHODS if not (args.skip_hf and m == "hf_pipeline")
+               and not (args.gpu_id >= 0 and m in CPU_INFERENCE)]
     runs: Dict[str, List[Dict[str, Any]]] = {m: [] for m in methods}
     with tempfile.TemporaryDirectory() as tmp:
         texts_path = Path(tmp) / "texts.txt"
@@ -248,16 +256,16 @@ def main(argv=None) -> None:
                 runs[method].append(measure_once(method, args, texts_path, bio_labels))
     results = {method: median_run(method_runs, n_words) for method, method_runs in runs.items()}
     ratios = {}
-    for other in methods[1:]:
-        for unit in ("words_per_s", "words_per_cpu_s"):
-            ratios[f"predict_over_{other}_{unit}"] = round(
-                results["predict"][unit] / results[other][unit], 3)
+    for mine in [m for m in methods if m.startswith("predict")]:
+        for other in [m for m in methods if m != mine]:
+            ratios[f"{mine}_over_{other}_words_per_s"] = round(
+                results[mine]["words_per_s"] / results[other]["words_per_s"], 3)
     report = {
         "note": args.note, "model": str(args.model), "encoder": str(args.encoder), "hf_model": args.hf_model,
         "data": str(args.data),
         "docs": len(texts), "words": n_words, "batch_size": args.batch_size, "repeat": args.repeat,
         "device": f"cuda:{args.gpu_id}" if args.gpu_id >= 0 else f"cpu ({os.cpu_count()} cores visible)",
-        "machine": platform.platform(), "results": results, "ratios": ratios,
+        "machine": platform.platform(), "cpu_bf16": native_bf16_cpu(), "results": results, "ratios": ratios,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")

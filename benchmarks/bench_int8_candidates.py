@@ -6,7 +6,8 @@
 
 What chose `cpu_inference` (components/encoder.py): words/s of the encoder alone (Hugging Face
 tokenizer + model forward, batches of 64 sentences sorted by length, 2 torch threads) and the
-cosine of each token's last hidden state to float32's (mean and minimum), one process, one run:
+cosine of each token's last hidden state to float32's (mean and minimum), one process, the
+median of --rounds timed passes taken round-robin:
 
 - `bf16`: torch.autocast on the CPU;
 - `torch_int8`: torch.ao dynamic quantization of every Linear, one weight scale per output
@@ -22,6 +23,7 @@ setting is `evaluate --cpu-inference` (BENCHMARKS.md has both).
 """
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -109,6 +111,7 @@ def main(argv=None) -> None:
     parser.add_argument("--docs", type=int, default=300, help="Sentences to run (the first N).")
     parser.add_argument("--candidates", default=",".join(CANDIDATES))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5, help="Timed passes of each candidate, round-robin; the median is kept.")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "int8_candidates.json")
     args = parser.parse_args(argv)
     from transformers import AutoTokenizer
@@ -126,29 +129,34 @@ def main(argv=None) -> None:
             return [forward(b).float() for b in batches]
 
     names = ["fp32"] + [c for c in args.candidates.split(",") if c and c != "fp32"]
-    results, reference = {}, None
+    forwards, seconds, cosines, reference = {}, {}, {}, None
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             try:
-                forward = build(name, args.encoder, batches[0], Path(tmp))
+                forwards[name] = build(name, args.encoder, batches[0], Path(tmp))
             except ImportError as err:
                 print(f"{name}: skipped ({err})", flush=True)
                 continue
-            run(forward)  # warm-up
-            seconds = []
-            for _ in range(2):
+            outputs = run(forwards[name])  # also the warm-up
+            reference = outputs if name == "fp32" else reference
+            cosines[name] = torch.cat([torch.nn.functional.cosine_similarity(o.flatten(0, 1), r.flatten(0, 1), dim=-1)
+                                       for o, r in zip(outputs, reference)])
+        for round_ in range(args.rounds):  # round-robin: a slow spell of a shared machine hits all alike
+            for name, forward in forwards.items():
                 start = time.perf_counter()
-                outputs = run(forward)
-                seconds.append(time.perf_counter() - start)
-            reference = outputs if reference is None else reference
-            cosine = torch.cat([torch.nn.functional.cosine_similarity(o.flatten(0, 1), r.flatten(0, 1), dim=-1)
-                                for o, r in zip(outputs, reference)])
-            results[name] = {"words_per_s": round(n_words / min(seconds)), "cos_mean": round(cosine.mean().item(), 4),
-                             "cos_min": round(cosine.min().item(), 4)}
-            results[name]["over_fp32"] = round(results[name]["words_per_s"] / results["fp32"]["words_per_s"], 2)
-            print(name, results[name], flush=True)
+                run(forward)
+                seconds.setdefault(name, []).append(time.perf_counter() - start)
+            print(f"round {round_ + 1}/{args.rounds}", flush=True)
+    results = {}
+    for name in forwards:
+        median = statistics.median(seconds[name])
+        results[name] = {"words_per_s": round(n_words / median), "cos_mean": round(cosines[name].mean().item(), 4),
+                         "cos_min": round(cosines[name].min().item(), 4),
+                         "words_per_s_all": [round(n_words / t) for t in seconds[name]]}
+        results[name]["over_fp32"] = round(results[name]["words_per_s"] / results["fp32"]["words_per_s"], 2)
+        print(name, {k: v for k, v in results[name].items() if k != "words_per_s_all"}, flush=True)
     report = {"encoder": args.encoder, "data": str(args.data), "docs": len(texts), "words": n_words,
-              "threads": args.threads, "machine": machine(),
+              "threads": args.threads, "rounds": args.rounds, "machine": machine(),
               "results": results}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")

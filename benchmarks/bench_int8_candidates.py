@@ -12,11 +12,12 @@ median of --rounds timed passes taken round-robin:
 - `bf16`: torch.autocast on the CPU;
 - `torch_int8`: torch.ao dynamic quantization of every Linear, one weight scale per output
   channel; `torch_int8_tensor`: one scale per matrix (PyTorch's default);
-  `torch_int8_keep_down`: per channel, the feed-forward down-projections left in float32 (what
-  `cpu_inference = "int8"` does);
+  `torch_int8_keep_down`: per channel, the feed-forward down-projections left in float32 (the
+  layers where int8 costs torch.ao the most accuracy);
 - `torchao_int8`: torchao's Int8DynamicActivationInt8WeightConfig (needs `pip install torchao`);
 - `ort_int8`, `ort_fp32`: the encoder exported with torch.onnx and run by ONNX Runtime, int8 by
-  its dynamic quantization per channel (needs `pip install onnxruntime onnx`).
+  its dynamic quantization per channel (what `cpu_inference = "int8"` runs; needs
+  `pip install 'spacy-bert-ner[int8]'`).
 
 A pretrained encoder's hidden states are the proxy here; the F1 of a fine-tuned pipeline in each
 setting is `evaluate --cpu-inference` (BENCHMARKS.md has both).

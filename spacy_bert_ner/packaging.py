@@ -135,6 +135,14 @@ def with_pipes(model_dir: Path, factories: Sequence[str], out: Path) -> Path:
     return out
 
 
+def extra_requirements(extra: str) -> List[str]:
+    """The requirements of one of our extras, as setup.cfg declares them (the one place)."""
+    from importlib.metadata import requires
+
+    marker = f'extra == "{extra}"'
+    return [r.split(";")[0].strip() for r in requires("spacy-bert-ner") or [] if marker in r]
+
+
 def with_overrides(model_dir: Path, overrides: Dict[str, Any], out: Path) -> Path:
     """The pipeline at `out` (a copy unless it is already there) with `overrides` in its config.
     Only the config changes: int8 is applied when the wheel is loaded, so the weights stay float32."""
@@ -170,6 +178,8 @@ def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_
         config = util.load_config(model_dir / "config.cfg", interpolate=False)
         overrides = cpu_inference_overrides(config, cpu_inference, str(model_dir))
     meta = build_meta(model_dir, name, version, metrics_path, corpus, corpus_license, corpus_url)
+    if cpu_inference == "int8":  # the wheel then installs what its encoder runs on
+        meta.setdefault("requirements", []).extend(extra_requirements("int8"))
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         if add_pipes:

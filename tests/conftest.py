@@ -1,6 +1,7 @@
 """Shared fixtures: the shipped demo corpus, a tiny local transformer, the real corpora when present."""
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,8 @@ import pytest
 # Tests never reach the Hugging Face Hub: a missing model must fail at once.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# int8 encoders are cached here (components/int8.py), not in the user's ~/.cache
+os.environ["SPACY_BERT_NER_CACHE"] = tempfile.mkdtemp(prefix="spacy_bert_ner_cache_")
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "assets" / "demo"

@@ -3,12 +3,17 @@
 Each command only parses arguments and hands over to the module responsible; heavy
 imports (torch, transformers) happen inside the commands so `convert` starts fast.
 """
+import os
+import sys
+import traceback
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from .errors import UserError
+
+VERBOSE = "SPACY_BERT_NER_VERBOSE"
 
 app = typer.Typer(
     name="spacy-bert-ner",
@@ -286,8 +291,20 @@ def models(
 
 
 def main() -> None:
+    """Run a command; a UserError is one line, its cause shown only when asked for.
+
+    Errors the user can fix are worded for them and raised `from None` where the library's own
+    exception would only bury the message; the cause is still kept (`__context__`), and
+    SPACY_BERT_NER_VERBOSE=1 prints the whole chain for whoever has to debug it.
+    """
     try:
         app()
     except UserError as err:
+        cause, verbose = err.__cause__ or err.__context__, os.environ.get(VERBOSE, "") not in ("", "0")
+        if verbose:
+            err.__suppress_context__ = False
+            traceback.print_exception(err, file=sys.stderr)
         typer.secho(f"Error: {err}", fg=typer.colors.RED, err=True)
+        if cause is not None and not verbose:
+            typer.secho(f"(caused by {type(cause).__name__}; {VERBOSE}=1 shows the traceback)", err=True)
         raise SystemExit(1)

@@ -22,6 +22,21 @@ def assert_clean_error(result, *fragments):
         assert fragment in result.stderr, result.stderr
 
 
+def test_the_cause_of_an_error_is_shown_when_asked_for(tmp_path):
+    """One line for users, naming the cause; SPACY_BERT_NER_VERBOSE=1 prints the whole chain."""
+    corpus = tmp_path / "a.iob2"
+    corpus.write_text("Kim\tB-PER\n\n", encoding="utf8")
+    args = ("convert", corpus, "--output", tmp_path / "out", "--encoding", "no-such-codec")
+    plain = run_cli(*args)
+    assert_clean_error(plain, "Error: unknown encoding 'no-such-codec'",
+                       "(caused by LookupError; SPACY_BERT_NER_VERBOSE=1 shows the traceback)")
+    verbose = subprocess.run([sys.executable, "-m", "spacy_bert_ner", *map(str, args)], capture_output=True, text=True,
+                             env={**os.environ, "SPACY_BERT_NER_VERBOSE": "1"})
+    assert verbose.returncode == 1
+    assert "Traceback" in verbose.stderr and "LookupError: unknown encoding: no-such-codec" in verbose.stderr
+    assert verbose.stderr.rstrip().endswith("Error: unknown encoding 'no-such-codec' for --encoding; use e.g. utf-8 or latin-1")
+
+
 def test_missing_corpus_file_is_named(tmp_path):
     missing = tmp_path / "nope.iob2"
     assert_clean_error(run_cli("convert", missing, "--output", tmp_path / "out"), "Error:", str(missing))

@@ -46,8 +46,13 @@ def test_meta_carries_metrics_corpus_encoder_and_settings(tmp_path, trained, dem
     assert "spacy-bert-ner" in requires and "spacy-transformers" in requires
 
 
-def test_overlap_component_packaged_and_loaded_from_the_wheel(tmp_path, trained, demo_corpus):
-    wheel = package(trained, tmp_path / "pk", "overlap_ner", "0.2.0", add_pipes=["bert_ner_overlap"])
+def test_packaging_options_load_from_the_wheel(tmp_path, trained):
+    """An appended overlap component and int8 CPU inference, from the installed wheel offline: the
+    wheel requires what int8 runs on and carries the same float32 weights as the pipeline."""
+    wheel = package(trained, tmp_path / "pk", "overlap_ner", "0.2.0", add_pipes=["bert_ner_overlap"],
+                    cpu_inference="int8")
+    requires = wheel_meta(wheel, "da_overlap_ner")[2]
+    assert "Requires-Dist: onnxruntime>=1.17" in requires and "Requires-Dist: onnx>=1.15" in requires
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
                    check=True)
@@ -58,11 +63,17 @@ def test_overlap_component_packaged_and_loaded_from_the_wheel(tmp_path, trained,
         "doc = nlp('Mette Frederiksen besøgte Novo Nordisk i Kalundborg.')\n"
         "print(nlp.pipe_names)\n"
         "print(len(doc.spans['ent_candidates']) >= len(doc.ents))\n"
+        "print(nlp.config['components']['transformer']['model']['cpu_inference'],\n"
+        "      nlp.get_pipe('transformer').model.layers[0].shims[0].int8 is not None)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env={"HF_HUB_OFFLINE": "1", "PATH": ""})
+                            env={"HF_HUB_OFFLINE": "1", "PATH": "", "SPACY_BERT_NER_CACHE": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split("\n")[:2] == ["['transformer', 'ner', 'bert_ner_confidence', 'bert_ner_overlap']", "True"]
+    assert result.stdout.split("\n")[:3] == ["['transformer', 'ner', 'bert_ner_confidence', 'bert_ner_overlap']",
+                                              "True", "int8 True"]
+    packaged = next(site.glob("da_overlap_ner/da_overlap_ner-0.2.0/transformer/model"))
+    # the same float32 weights (--add-pipe saves the pipeline again, a few bytes of header differ)
+    assert packaged.stat().st_size == pytest.approx((trained / "transformer" / "model").stat().st_size, rel=0.001)
 
 
 def test_unknown_pipe_and_missing_metrics_are_user_errors(tmp_path, trained):

@@ -22,19 +22,26 @@ def assert_clean_error(result, *fragments):
         assert fragment in result.stderr, result.stderr
 
 
-def test_the_cause_of_an_error_is_shown_when_asked_for(tmp_path):
+def test_the_cause_of_an_error_is_shown_when_asked_for(tmp_path, monkeypatch, capsys):
     """One line for users, naming the cause; SPACY_BERT_NER_VERBOSE=1 prints the whole chain."""
+    from spacy_bert_ner.cli import main
+
     corpus = tmp_path / "a.iob2"
     corpus.write_text("Kim\tB-PER\n\n", encoding="utf8")
-    args = ("convert", corpus, "--output", tmp_path / "out", "--encoding", "no-such-codec")
-    plain = run_cli(*args)
-    assert_clean_error(plain, "Error: unknown encoding 'no-such-codec'",
-                       "(caused by LookupError; SPACY_BERT_NER_VERBOSE=1 shows the traceback)")
-    verbose = subprocess.run([sys.executable, "-m", "spacy_bert_ner", *map(str, args)], capture_output=True, text=True,
-                             env={**os.environ, "SPACY_BERT_NER_VERBOSE": "1"})
-    assert verbose.returncode == 1
-    assert "Traceback" in verbose.stderr and "LookupError: unknown encoding: no-such-codec" in verbose.stderr
-    assert verbose.stderr.rstrip().endswith("Error: unknown encoding 'no-such-codec' for --encoding; use e.g. utf-8 or latin-1")
+    monkeypatch.setattr(sys, "argv", ["spacy-bert-ner", "convert", str(corpus), "--output", str(tmp_path / "out"),
+                                      "--encoding", "no-such-codec"])
+    message = "Error: unknown encoding 'no-such-codec' for --encoding; use e.g. utf-8 or latin-1"
+    monkeypatch.delenv("SPACY_BERT_NER_VERBOSE", raising=False)
+    with pytest.raises(SystemExit, match="1"):
+        main()
+    assert capsys.readouterr().err == (f"{message}\n(caused by LookupError; SPACY_BERT_NER_VERBOSE=1 shows the "
+                                       "traceback)\n")
+    monkeypatch.setenv("SPACY_BERT_NER_VERBOSE", "1")
+    with pytest.raises(SystemExit, match="1"):
+        main()
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "LookupError: unknown encoding: no-such-codec" in err
+    assert err.endswith(f"{message}\n")
 
 
 def test_missing_corpus_file_is_named(tmp_path):

@@ -81,8 +81,8 @@ def measure(config: Path, encoder: str, train: Path, lang: str, steps: int, over
         step(batch)
     seconds = time.perf_counter() - start
     return {"steps": len(timed), "words": words, "seconds": round(seconds, 2),
-            "words_per_s": round(words / seconds, 1), "bf16": hasattr(
-                nlp.get_pipe("transformer").model.transformer.forward, "__wrapped__")}
+            "words_per_s": round(words / seconds, 1), "bf16": getattr(
+                nlp.get_pipe("transformer").model.layers[0].shims[0], "bf16_training", False)}
 
 
 def main() -> None:

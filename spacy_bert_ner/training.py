@@ -5,7 +5,6 @@ sentence chunks, JSONL log.
 has been loaded and before the first update; `spacy_bert_ner.sentence_chunks.v1` is the
 `[corpora.train.augmenter]`; `spacy_bert_ner.jsonl_logger.v1` is the `[training.logger]`.
 """
-import functools
 import json
 import sys
 import time
@@ -17,6 +16,7 @@ from spacy.training import Example
 from spacy.util import registry
 from wasabi import msg
 
+from .components.encoder import CPUInferenceShim
 from .errors import UserError
 
 
@@ -115,37 +115,6 @@ def native_bf16_cpu() -> bool:
     return any(getattr(torch.cpu, check, lambda: False)() for check in checks)
 
 
-def autocast_bf16(hf_model: Any) -> None:
-    """Run the encoder's forward pass, and so its backward pass, in bfloat16 on the CPU.
-
-    Weights, gradients and the optimizer stay float32 (autocast only casts matmul inputs), and
-    the outputs are cast back to float32 because thinc hands them to numpy, which has no
-    bfloat16. Set on the module instance during training only: the saved model is float32. On a
-    CPU with native bf16 the steps are faster (benchmarks/bench_train_step.py measures by how much).
-    """
-    import torch
-
-    forward = hf_model.forward
-
-    @functools.wraps(forward)
-    def forward_bf16(*args: Any, **kwargs: Any) -> Any:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return to_float32(forward(*args, **kwargs))
-
-    hf_model.forward = forward_bf16
-
-
-def to_float32(value: Any) -> Any:
-    """Floating-point tensors in a model output (a ModelOutput, a tuple, or nested) as float32."""
-    if isinstance(value, dict):  # ModelOutput: updated in place, keeping its class
-        for key in value:
-            value[key] = to_float32(value[key])
-        return value
-    if isinstance(value, tuple):
-        return tuple(to_float32(item) for item in value)
-    return value.float() if getattr(value, "is_floating_point", lambda: False)() else value
-
-
 def use_bf16(setting: Union[bool, str], hf_model: Any) -> bool:
     if setting not in (True, False, "auto"):
         raise UserError(f"bf16_on_cpu must be true, false or \"auto\"; got {setting!r}.")
@@ -195,7 +164,18 @@ def fine_tuning(
             scale_learn_rate(pipe, encoder_lr_scale)
         bf16 = use_bf16(bf16_on_cpu, hf_model)
         if bf16:
-            autocast_bf16(hf_model)
+            shim = pipe.model.layers[0].shims[0]
+            if isinstance(shim, CPUInferenceShim):
+                shim.bf16_training = True
+            elif bf16_on_cpu is True:
+                raise UserError(f"[initialize.after_init] bf16_on_cpu = true needs the encoder architecture "
+                                f"that runs it: set [components.{transformer}.model] @architectures = "
+                                "\"spacy_bert_ner.TransformerModel.v1\" (spacy-transformers' TransformerModel.v3 "
+                                "with the same settings), or bf16_on_cpu = false.")
+            else:
+                bf16 = False
+                msg.warn(f"bf16_on_cpu = \"auto\": training in float32, since [components.{transformer}.model] "
+                         "is not spacy_bert_ner.TransformerModel.v1, which runs bf16 training steps")
         n_total = sum(param.numel() for param in hf_model.parameters())
         msg.info(
             f"Encoder: {n_total - n_frozen:,} of {n_total:,} parameters trainable, "

@@ -9,7 +9,7 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train
-from thinc.api import Adam, Config, fix_random_seed
+from thinc.api import Adam, ArgsKwargs, Config, fix_random_seed
 
 from spacy_bert_ner.errors import UserError
 
@@ -167,20 +167,33 @@ def test_spacy_training_loop_with_whole_encoder_frozen_and_jsonl_log(tiny_transf
     assert set(lines[-1]["losses"]) == {"ner"}
 
 
+def encoder_shim(nlp):
+    return nlp.get_pipe("transformer").model.layers[0].shims[0]
+
+
 def test_bf16_autocast_on_cpu_trains_a_float32_model(tiny_transformer, tmp_path):
-    """The encoder runs in bfloat16 (its outputs differ from float32 a little) yet hands float32
-    to thinc, every weight still learns and stays float32, and the saved model loads."""
+    """Training steps run the encoder in bfloat16 (its outputs differ from float32 a little) yet
+    hand float32 to thinc, every weight still learns and stays float32, and the saved model loads."""
     nlp, examples = initialized(tiny_transformer, freeze_word_embeddings=False, bf16_on_cpu=True)
+    shim = encoder_shim(nlp)
+    assert shim.bf16_training
     hf = nlp.get_pipe("transformer").model.transformer
+    for module in hf.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0  # the two passes then differ only by precision
     ids = torch.tensor([[2, 7, 9, 11, 3]])
-    hf.eval()  # no dropout: the two passes differ only by precision
-    with torch.no_grad():
-        bf16 = hf(input_ids=ids).last_hidden_state
-        fp32 = hf.forward.__wrapped__(input_ids=ids).last_hidden_state
-        as_tuple = hf(input_ids=ids, return_dict=False)
-    assert bf16.dtype == torch.float32 and all(out.dtype == torch.float32 for out in as_tuple)
-    assert not torch.equal(bf16, fp32)
-    assert torch.allclose(bf16, fp32, atol=0.1)
+    inputs = ArgsKwargs(args=(), kwargs={"input_ids": ids, "attention_mask": torch.ones_like(ids)})
+    linear_dtypes = set()
+    hooks = [m.register_forward_hook(lambda module, args, output: linear_dtypes.add(output.dtype))
+             for m in hf.modules() if isinstance(m, torch.nn.Linear)]
+    bf16, backprop = shim.begin_update(inputs)
+    for hook in hooks:
+        hook.remove()
+    fp32 = shim.predict(inputs)
+    assert linear_dtypes == {torch.bfloat16}
+    assert all(out.dtype == torch.float32 for out in bf16.values())
+    assert not torch.equal(bf16.last_hidden_state, fp32.last_hidden_state)
+    assert torch.allclose(bf16.last_hidden_state, fp32.last_hidden_state, atol=0.1)
     before, _ = snapshot(nlp)
     run_updates(nlp, examples)
     after, _ = snapshot(nlp)
@@ -188,6 +201,7 @@ def test_bf16_autocast_on_cpu_trains_a_float32_model(tiny_transformer, tmp_path)
     assert all(p.dtype == torch.float32 for p in after.values())
     nlp.to_disk(tmp_path / "model")
     loaded = spacy.load(tmp_path / "model")
+    assert not encoder_shim(loaded).bf16_training  # a training setting: the saved model predicts as configured
     state = loaded.get_pipe("transformer").model.transformer.state_dict()
     assert all(torch.equal(state[n], p) for n, p in after.items())
 
@@ -196,12 +210,20 @@ def test_bf16_setting(tiny_transformer):
     from spacy_bert_ner.training import native_bf16_cpu
 
     nlp, _ = initialized(tiny_transformer, bf16_on_cpu="auto")
-    wrapped = hasattr(nlp.get_pipe("transformer").model.transformer.forward, "__wrapped__")
-    assert wrapped == native_bf16_cpu()
+    assert encoder_shim(nlp).bf16_training == native_bf16_cpu()
     nlp, _ = initialized(tiny_transformer, bf16_on_cpu=False)
-    assert not hasattr(nlp.get_pipe("transformer").model.transformer.forward, "__wrapped__")
+    assert not encoder_shim(nlp).bf16_training
     with pytest.raises(UserError, match="bf16_on_cpu must be"):
         initialized(tiny_transformer, bf16_on_cpu="yes")
+    config = Config().from_disk(ROOT / "configs" / "ner_trf.cfg", overrides={
+        "components.transformer.model.name": str(tiny_transformer), "initialize.after_init.bf16_on_cpu": True})
+    model = config["components"]["transformer"]["model"]  # spacy-transformers' own encoder, as older configs name
+    model["@architectures"] = "spacy-transformers.TransformerModel.v3"
+    del model["cpu_inference"]
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    examples = [Example(Doc(nlp.vocab, words=[t.text for t in d]), d) for d in gold_docs(nlp.vocab)]
+    with pytest.raises(UserError, match="bf16_on_cpu = true needs the encoder architecture"):
+        nlp.initialize(lambda: examples)
 
 
 THREE_SENTENCES = [("Anna bor i Berlin .", ["B-PER", "O", "O", "B-LOC", "O"]),

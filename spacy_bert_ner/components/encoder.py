@@ -62,6 +62,9 @@ class CPUInferenceShim(HFShim):
         super().__init__(model, **kwargs)
         self.cpu_inference = cpu_inference
         self.int8: Any = None  # the Int8Encoder, once the weights are loaded
+        # Training steps under bfloat16 autocast: set by spacy_bert_ner.fine_tuning.v1 (training.py)
+        # on a CPU with native bf16. Weights, gradients and the optimizer stay float32.
+        self.bf16_training = False
 
     def predict(self, inputs: Any) -> Any:
         if self.int8 is not None:
@@ -69,19 +72,18 @@ class CPUInferenceShim(HFShim):
         if self.cpu_inference == "bf16":
             self._require_cpu()
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                outputs = super().predict(inputs)
-            # spacy-transformers hands every output to numpy, which has no bfloat16 (the pooler's is)
-            for key, value in outputs.items():
-                if isinstance(value, torch.Tensor) and value.dtype == torch.bfloat16:
-                    outputs[key] = value.float()
-            return outputs
+                return to_float32(super().predict(inputs))
         return super().predict(inputs)
 
     def begin_update(self, inputs: Any):
         if self.int8 is not None:
             raise ValueError(f"This pipeline's encoder was loaded for int8 inference ({SETTING} = \"int8\"), "
                              "which predicts only: load it with cpu_inference \"fp32\" to train it further.")
-        return super().begin_update(inputs)
+        if not self.bf16_training:
+            return super().begin_update(inputs)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # the backward pass follows the forward's casts
+            outputs, backprop = super().begin_update(inputs)
+        return to_float32(outputs), backprop
 
     def from_bytes(self, bytes_data: bytes) -> "CPUInferenceShim":
         super().from_bytes(bytes_data)
@@ -97,3 +99,16 @@ class CPUInferenceShim(HFShim):
         if device.type != "cpu":
             raise ValueError(f"{SETTING} = \"{self.cpu_inference}\" is for CPU inference, and this pipeline "
                              f"runs on {device}: set it to \"fp32\" on a GPU (mixed_precision = true gives fp16 there).")
+
+
+def to_float32(value: Any) -> Any:
+    """Floating-point tensors in a model output (a ModelOutput, a tuple, or nested) as float32:
+    spacy-transformers hands every output to numpy, which has no bfloat16 (autocast leaves some,
+    such as the pooler's, in it). The cast is part of the graph, so gradients flow through it."""
+    if isinstance(value, dict):  # ModelOutput: updated in place, keeping its class
+        for key in value:
+            value[key] = to_float32(value[key])
+        return value
+    if isinstance(value, tuple):
+        return tuple(to_float32(item) for item in value)
+    return value.float() if getattr(value, "is_floating_point", lambda: False)() else value

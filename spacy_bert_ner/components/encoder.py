@@ -13,8 +13,8 @@ same weights on disk) plus `cpu_inference`:
 
       spacy.load("da_bert_ner", config={"components": {"transformer": {"model": {"cpu_inference": "int8"}}}})
 
-Training runs the float32 encoder (or the fine-tuning callback's bf16 autocast); a pipeline loaded
-with int8 predicts only. A GPU keeps spacy-transformers' own arithmetic (fp32, or fp16 with
+Training runs the float32 encoder, under bf16 autocast where the fine-tuning callback's
+`bf16_on_cpu` turns it on here (`bf16_training`); a pipeline loaded with int8 predicts only. A GPU keeps spacy-transformers' own arithmetic (fp32, or fp16 with
 `mixed_precision`); any other setting there stops with a message when the pipeline loads.
 
 The setting lives on a subclass of spacy-transformers' HFShim, the object that calls the PyTorch
@@ -56,7 +56,8 @@ def build_transformer_model(name: str, get_spans: Callable, tokenizer_config: Di
 
 
 class CPUInferenceShim(HFShim):
-    """HFShim that predicts in the chosen CPU arithmetic."""
+    """HFShim that predicts in the chosen CPU arithmetic, and takes training steps under bf16
+    autocast when the fine-tuning callback asks for it."""
 
     def __init__(self, model: Any, cpu_inference: str, **kwargs: Any):
         super().__init__(model, **kwargs)

@@ -7,13 +7,14 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, TypeVar
 
 import typer
 
 from .errors import UserError
 
 VERBOSE = "SPACY_BERT_NER_VERBOSE"
+T = TypeVar("T")
 
 app = typer.Typer(
     name="spacy-bert-ner",
@@ -151,7 +152,7 @@ def calibrate(
 @app.command()
 def predict(
     model: str = typer.Argument(..., help="Pipeline directory or installed package name."),
-    input_path: Path = typer.Argument(..., help="Folder of .txt files, a .jsonl file with `text`, or plain text (one doc a line)."),
+    input_path: str = typer.Argument(..., help="Folder of .txt files, a .jsonl file with `text`, or plain text (one doc a line); with --engine ray also a URI (s3://...)."),
     output_path: Path = typer.Argument(..., help="JSONL output: each input record plus `entities`."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1, help="Documents per batch (default: the pipeline's)."),
     n_process: int = typer.Option(1, "--n-process", "-n", min=1, help="Worker processes (CPU only)."),
@@ -161,6 +162,11 @@ def predict(
     min_score: Optional[float] = typer.Option(None, "--min-score", min=0.0, max=1.0, help="Leave out entities scored below this (0-1; counted)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run into the same OUTPUT from its part file .OUTPUT.part."),
     cpu_inference: Optional[str] = typer.Option(None, "--cpu-inference", help="The encoder's arithmetic on the CPU: fp32, bf16 (CPUs with native bf16) or int8 (default: the pipeline's setting)."),
+    engine: str = typer.Option("local", "--engine", help="local: this process (and --n-process workers); ray: actors on a Ray cluster (Ray Data)."),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the Ray cluster (e.g. 10.0.0.1:6379, or auto); default: a Ray started on this machine."),
+    workers: int = typer.Option(1, "--workers", min=1, help="--engine ray: actors, each with the model loaded once."),
+    cpus_per_worker: int = typer.Option(1, "--cpus-per-worker", min=1, help="--engine ray: CPUs (and torch threads) of each actor."),
+    gpus_per_worker: float = typer.Option(0.0, "--gpus-per-worker", min=0.0, help="--engine ray: GPUs of each actor (e.g. 1, or 0.5 to share one)."),
 ):
     """Run a pipeline over documents and write one JSON line with entities per document:
     `entities` [{start, end, label, text, score}] with character offsets. Malformed lines are
@@ -170,14 +176,24 @@ def predict(
     OUTPUT appears only when every document is done. Ctrl-C or SIGTERM stops with exit
     status 130 or 143 and keeps the finished documents in .OUTPUT.part beside it: rerun
     with --resume to continue (the input must be the same)."""
-    from .predict import Interrupted, predict as run_predict
+    from .predict import Interrupted, RayEngine, predict as run_predict
 
+    ray = ray_engine(engine, address, RayEngine(address, workers, cpus_per_worker, gpus_per_worker))
     try:
         run_predict(model, input_path, output_path, batch_size=batch_size, n_process=n_process, gpu_id=gpu_id,
                     split_chars=split_chars, max_chars=max_chars, resume=resume, min_score=min_score,
-                    cpu_inference=cpu_inference)
+                    cpu_inference=cpu_inference, ray=ray)
     except Interrupted as stop:
         raise SystemExit(128 + stop.signum)
+
+
+def ray_engine(engine: str, address: Optional[str], ray_settings: T) -> Optional[T]:
+    """The Ray settings for --engine ray, None for --engine local (which takes no --address)."""
+    if engine not in ("local", "ray"):
+        raise UserError(f"--engine takes local or ray, not {engine!r}.")
+    if engine == "local" and (address is not None or ray_settings != type(ray_settings)(address)):
+        raise UserError("--address, --workers and the other Ray options need --engine ray.")
+    return ray_settings if engine == "ray" else None
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -191,15 +207,22 @@ def sweep(
     seed: int = typer.Option(0, "--seed", help="Seed of the draw of grid points."),
     budget_steps: Optional[int] = typer.Option(None, "--budget-steps", help="training.max_steps of every trial."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to train on; -1 for CPU."),
+    engine: str = typer.Option("local", "--engine", help="local: one training after the other here; ray: each a Ray task, side by side."),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the Ray cluster (e.g. 10.0.0.1:6379, or auto); default: a Ray started on this machine."),
+    cpus_per_trial: int = typer.Option(1, "--cpus-per-trial", min=1, help="--engine ray: CPUs (and torch threads) of each training."),
+    gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="--engine ray: GPUs of each training (then trained on its GPU)."),
 ):
     """Train over a grid of config overrides and rank trials by dev F1; rerun to resume.
 
-    Extra `--section.key value` options apply to every trial (e.g. --paths.train)."""
+    Extra `--section.key value` options apply to every trial (e.g. --paths.train). With
+    --engine ray the trials run side by side as Ray tasks (paths must be the same on every node)."""
     from spacy.cli._util import parse_config_overrides
 
     from .experiments.sweep import sweep as run_sweep
+    from .experiments.trials import RayTrials
 
-    run_sweep(config, output, grid, trials, seed, budget_steps, gpu_id, parse_config_overrides(ctx.args))
+    ray = ray_engine(engine, address, RayTrials(address, cpus_per_trial, gpus_per_trial))
+    run_sweep(config, output, grid, trials, seed, budget_steps, gpu_id, parse_config_overrides(ctx.args), ray)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -214,6 +237,10 @@ def cv(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="training.max_steps of every fold."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to train on; -1 for CPU."),
     keep_models: bool = typer.Option(False, "--keep-models", help="Keep each fold's model-best."),
+    engine: str = typer.Option("local", "--engine", help="local: one training after the other here; ray: each a Ray task, side by side."),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the Ray cluster (e.g. 10.0.0.1:6379, or auto); default: a Ray started on this machine."),
+    cpus_per_trial: int = typer.Option(1, "--cpus-per-trial", min=1, help="--engine ray: CPUs (and torch threads) of each training."),
+    gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="--engine ray: GPUs of each training (then trained on its GPU)."),
 ):
     """K-fold cross-validation over documents: mean and std of test F1, overall and per type.
 
@@ -221,9 +248,11 @@ def cv(
     from spacy.cli._util import parse_config_overrides
 
     from .experiments.cv import cross_validate
+    from .experiments.trials import RayTrials
 
+    ray = ray_engine(engine, address, RayTrials(address, cpus_per_trial, gpus_per_trial))
     cross_validate(config, data, output, folds, seed, dev_share, max_steps, gpu_id, keep_models,
-                   overrides=parse_config_overrides(ctx.args))
+                   overrides=parse_config_overrides(ctx.args), ray=ray)
 
 
 @app.command("trim-vocab")

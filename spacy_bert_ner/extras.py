@@ -11,13 +11,14 @@ import importlib
 from .errors import UserError
 
 TRAIN_EXTRA = "spacy-bert-ner[train]"
+RAY_EXTRA = "spacy-bert-ner[ray]"  # --engine ray: Ray Data and Ray tasks
 
 
 class MissingExtra(UserError):
     """A dependency of the workbench is not installed; the message names the pip line."""
 
 
-def require(module: str, needed_by: str) -> None:
+def require(module: str, needed_by: str, extra: str = TRAIN_EXTRA) -> None:
     """Stop with MissingExtra when `module` cannot be imported.
 
     needed_by starts the message, e.g. "plots need" gives
@@ -30,4 +31,4 @@ def require(module: str, needed_by: str) -> None:
     # A bare folder of that name on sys.path (setuptools' build/ beside setup.cfg) imports as an
     # empty namespace package, which is not the library either.
     if getattr(found, "__file__", None) is None:
-        raise MissingExtra(f"{needed_by} {module}: pip install '{TRAIN_EXTRA}'")
+        raise MissingExtra(f"{needed_by} {module}: pip install '{extra}'")

@@ -40,7 +40,7 @@ import threading
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from spacy.language import Language
 
@@ -112,22 +112,23 @@ def _parse_float(value: str) -> float:
     return number
 
 
-def _lines(path: Path, skip: Callable[[str], None]) -> Iterator[Tuple[int, str]]:
-    """Numbered lines without their line ending; undecodable lines are skipped."""
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, 1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                yield number, raw.rstrip(b"\r\n").decode("utf8")
-            except UnicodeDecodeError as err:
-                skip(str(CorpusError(path, number, f"not valid UTF-8 ({err.reason} at byte "
-                                                   f"{err.start}); convert the file to UTF-8")))
+def _lines(name: Union[str, Path], raw_lines: Iterable[bytes], skip: Callable[[str], None]
+           ) -> Iterator[Tuple[int, str]]:
+    """Numbered lines of a file's bytes without their line ending; undecodable lines are skipped."""
+    for number, raw in enumerate(raw_lines, 1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            yield number, raw.rstrip(b"\r\n").decode("utf8")
+        except UnicodeDecodeError as err:
+            skip(str(CorpusError(name, number, f"not valid UTF-8 ({err.reason} at byte "
+                                               f"{err.start}); convert the file to UTF-8")))
 
 
-def _read_text_lines(path: Path, skip: Callable[[str], None]) -> Iterator[Record]:
-    for number, line in _lines(path, skip):
-        yield line, {"text": line}, f"{path}:{number}"
+def _text_records(name: Union[str, Path], raw_lines: Iterable[bytes], skip: Callable[[str], None]
+                  ) -> Iterator[Record]:
+    for number, line in _lines(name, raw_lines, skip):
+        yield line, {"text": line}, f"{name}:{number}"
 
 
 def _json_problem(line: str) -> Tuple[Any, Optional[str]]:
@@ -148,8 +149,9 @@ def _json_problem(line: str) -> Tuple[Any, Optional[str]]:
     return value, None
 
 
-def _read_jsonl(path: Path, skip: Callable[[str], None]) -> Iterator[Record]:
-    for number, line in _lines(path, skip):
+def _jsonl_records(name: Union[str, Path], raw_lines: Iterable[bytes], skip: Callable[[str], None]
+                   ) -> Iterator[Record]:
+    for number, line in _lines(name, raw_lines, skip):
         if not line.strip():
             continue  # a blank line holds no record
         record, problem = _json_problem(line)
@@ -162,33 +164,44 @@ def _read_jsonl(path: Path, skip: Callable[[str], None]) -> Iterator[Record]:
         elif not isinstance(record["text"], str):
             problem = f"'text' must be a string, got {type(record['text']).__name__}"
         else:
-            yield record["text"], record, f"{path}:{number}"
+            yield record["text"], record, f"{name}:{number}"
             continue
-        skip(str(CorpusError(path, number, problem)))
+        skip(str(CorpusError(name, number, problem)))
+
+
+def file_records(name: Union[str, Path], raw_lines: Iterable[bytes], skip: Callable[[str], None]
+                 ) -> Iterator[Record]:
+    """The documents of one input file from its lines as bytes (an open binary file, or the lines
+    of its contents): JSONL by the name's suffix, else one document a line."""
+    jsonl = Path(str(name)).suffix.lower() in JSONL_SUFFIXES
+    return (_jsonl_records if jsonl else _text_records)(name, raw_lines, skip)
+
+
+def folder_record(file: Union[str, Path], data: bytes, skip: Callable[[str], None]) -> Iterator[Record]:
+    """The one document of a .txt file in an input folder, from its bytes."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        skip(str(CorpusError(file, None, f"not valid UTF-8 ({err.reason} at byte {err.start}); "
+                                         "convert the file to UTF-8")))
+        return
+    yield text, {"file": Path(str(file)).name, "text": text}, str(file)
 
 
 def _txt_files(path: Path) -> List[Path]:
     return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".txt")
 
 
-def _read_folder(path: Path, skip: Callable[[str], None]) -> Iterator[Record]:
-    for file in _txt_files(path):
-        try:
-            text = file.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            skip(str(CorpusError(file, None, f"not valid UTF-8 ({err.reason} at byte {err.start}); "
-                                             "convert the file to UTF-8")))
-            continue
-        yield text, {"file": file.name, "text": text}, str(file)
-
-
 def read_records(path: Path, skip: Callable[[str], None]) -> Iterator[Record]:
     """Documents from a folder of .txt files, a JSONL file or a plain text file."""
     if path.is_dir():
-        return _read_folder(path, skip)
-    if path.suffix.lower() in JSONL_SUFFIXES:
-        return _read_jsonl(path, skip)
-    return _read_text_lines(path, skip)
+        return (record for file in _txt_files(path) for record in folder_record(file, file.read_bytes(), skip))
+    return _file_lines(path, skip)
+
+
+def _file_lines(path: Path, skip: Callable[[str], None]) -> Iterator[Record]:
+    with path.open("rb") as f:
+        yield from file_records(path, f, skip)
 
 
 def input_fingerprint(path: Path) -> Dict[str, Any]:
@@ -224,10 +237,17 @@ def part_paths(output_path: Path) -> Tuple[Path, Path]:
     return part, part.with_name(part.name + ".json")
 
 
-def _check_paths(input_path: Path, output_path: Path) -> None:
-    if not input_path.exists():
+def is_uri(path: str) -> bool:
+    """s3://..., gs://..., hdfs://...: an input only Ray Data reads (ray_predict.py)."""
+    return "://" in path
+
+
+def _check_paths(input_path: Union[str, Path], output_path: Path) -> None:
+    """INPUT exists (a URI is checked by Ray Data as it lists it) and OUTPUT can be a file."""
+    local = isinstance(input_path, Path)
+    if local and not input_path.exists():
         raise UserError(f"Input not found: {input_path}")
-    if input_path.is_file() and input_path.suffix.lower() == ".json":
+    if str(input_path).lower().endswith(".json") and not (local and input_path.is_dir()):
         raise UserError(f"{input_path}: predict reads JSONL (one JSON object per line), plain "
                         "text or a folder of .txt files. If the file has one object per line, "
                         "rename it to .jsonl.")
@@ -252,7 +272,8 @@ def _check_resumable(part: Path, sidecar: Path, started: Dict[str, Any]) -> None
                             f"and settings, or delete {part} to start over.")
 
 
-def _resume(part: Path, input_path: Path, records: Iterator[Record], summary: PredictSummary) -> int:
+def _resume(part: Path, input_path: Path, records: Iterator[Record], summary: PredictSummary,
+            split_chars: int) -> int:
     """Match the part file's documents to the first input records, which are thereby used up and
     counted; a last line without its newline (killed mid-write) is cut off, to be done again.
     Returns the part file's length after the cut."""
@@ -275,6 +296,8 @@ def _resume(part: Path, input_path: Path, records: Iterator[Record], summary: Pr
             summary.docs += 1
             summary.resumed += 1
             summary.entities += len(entities)
+            summary.split += len(text) > split_chars
+            summary.replaced_entities += "entities" in record[1]
             end += len(raw)
         f.truncate(end)
     return end
@@ -300,11 +323,48 @@ def _model_name(model: Union[str, Language]) -> str:
     return str(Path(model).resolve()) if Path(model).exists() else model
 
 
-def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
+@dataclass(frozen=True)
+class RayEngine:
+    """predict --engine ray: where and with what the documents are run (ray_predict.py)."""
+
+    address: Optional[str] = None  # a Ray cluster; None starts a local Ray on this machine
+    workers: int = 1  # actors, each with the model loaded once
+    cpus_per_worker: int = 1  # also each actor's torch threads
+    gpus_per_worker: float = 0.0
+
+
+class Written(NamedTuple):
+    """One document's output line and what it counts for in the summary."""
+
+    line: str  # the output record as JSON, with its newline
+    entities: int
+    below_min_score: int  # entities left out by --min-score
+    split: bool  # run as pieces, being longer than split_chars
+    replaced_entities: bool  # the input record had an `entities` field of its own
+
+
+def written(fields: Dict[str, Any], entities: List[Entity], min_score: Optional[float],
+            split_chars: int) -> Written:
+    """The output line of one document, after --min-score; the same code for every engine."""
+    kept = entities if min_score is None else [e for e in entities if e[3] is None or e[3] >= min_score]
+    return Written(json.dumps(record_json(fields, kept), ensure_ascii=False) + "\n", len(kept),
+                   len(entities) - len(kept), len(fields["text"]) > split_chars, "entities" in fields)
+
+
+def _local_written(nlp: Language, records: Iterator[Record], split_chars: int, batch_size: Optional[int],
+                   n_process: int, min_score: Optional[float]) -> Iterator[Written]:
+    results = pipe_entities(nlp, ((text, fields) for text, fields, _ in records), split_chars,
+                            batch_size=batch_size, n_process=n_process, scores_key=scores_key(nlp))
+    with closing(results):  # a stop ends nlp.pipe's workers
+        for entities, fields in results:
+            yield written(fields, entities, min_score, split_chars)
+
+
+def predict(model: Union[str, Language], input_path: Union[str, Path], output_path: Path, *,
             batch_size: Optional[int] = None, n_process: int = 1, gpu_id: int = -1,
             split_chars: Optional[int] = None, max_chars: Optional[int] = None,
             resume: bool = False, min_score: Optional[float] = None,
-            cpu_inference: Optional[str] = None) -> PredictSummary:
+            cpu_inference: Optional[str] = None, ray: Optional[RayEngine] = None) -> PredictSummary:
     """Write one JSON line with entities per input document; see the module docstring.
 
     model: a pipeline folder, package name, or a loaded pipeline (used as it is). split_chars:
@@ -312,15 +372,24 @@ def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
     documents longer than this are skipped and counted. resume: continue the part file of an
     interrupted run into the same OUTPUT. min_score: leave out entities scored below it (counted).
     cpu_inference: the encoder's arithmetic on the CPU, "fp32", "bf16" or "int8" (None: the
-    pipeline's own setting; components/encoder.py).
+    pipeline's own setting; components/encoder.py). ray: run the documents on Ray Data actors
+    (ray_predict.py) instead of this process; INPUT may then be any URI Ray reads.
     """
     from tqdm import tqdm
     from wasabi import msg
 
-    input_path, output_path = Path(input_path), Path(output_path)
+    output_path = Path(output_path)
+    if is_uri(str(input_path)) and ray is None:
+        raise UserError(f"{input_path}: a URI is read by Ray Data; add --engine ray, or copy the "
+                        "input to this machine.")
+    input_path = str(input_path) if is_uri(str(input_path)) else Path(input_path)
     _check_paths(input_path, output_path)
     if n_process > 1 and gpu_id >= 0:
         raise UserError("--n-process above 1 cannot share a GPU; use --n-process 1 with --gpu-id.")
+    if ray is not None and (n_process > 1 or gpu_id >= 0 or resume):
+        option = "--n-process" if n_process > 1 else "--gpu-id" if gpu_id >= 0 else "--resume"
+        raise UserError(f"{option} is for the local engine; with --engine ray use --workers, "
+                        "--cpus-per-worker and --gpus-per-worker (an interrupted Ray run starts over).")
     if max_chars is not None and max_chars < 1:
         raise UserError(f"--max-chars must be at least 1, not {max_chars}.")
     if min_score is not None and not 0.0 <= min_score <= 1.0:
@@ -336,6 +405,12 @@ def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
         kind.append(message)
         if len(kind) <= MAX_REPORTED:
             tqdm.write(f"Skipped {message}", file=sys.stderr)
+
+    def skip(message: str) -> None:
+        report(summary.skipped, message)
+
+    def too_long(message: str) -> None:
+        report(summary.too_long, message)
 
     appended_from: Optional[int] = None  # byte offset from which this run appends to the part file
     with _interrupt_on_signals():
@@ -353,34 +428,41 @@ def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
                 import torch  # the workers inherit this: share the cores instead of oversubscribing
 
                 torch.set_num_threads(max(1, torch.get_num_threads() // n_process))
-            started = {"input": input_fingerprint(input_path), "model": _model_name(model),
-                       "split_chars": split_chars, "max_chars": max_chars, "min_score": min_score,
-                       "cpu_inference": cpu_inference}
-            records = _admit(read_records(input_path, lambda m: report(summary.skipped, m)),
-                             summary, split_chars, max_chars, lambda m: report(summary.too_long, m))
+            if ray is None:
+                records = _admit(read_records(input_path, skip), max_chars, too_long)
             if resuming:
+                started = _started(input_path, model, split_chars, max_chars, min_score, cpu_inference)
                 _check_resumable(part, sidecar, started)
-                appended_from = _resume(part, input_path, records, summary)
+                appended_from = _resume(part, input_path, records, summary, split_chars)
                 msg.info(f"Resuming {part}: {summary.resumed} documents done, continuing after them")
             else:
                 if resume:
                     msg.info(f"No part file {part} to resume; starting from the first document")
+                started = (None if ray is not None else
+                           _started(input_path, model, split_chars, max_chars, min_score, cpu_inference))
                 output_path.parent.mkdir(parents=True, exist_ok=True)
                 appended_from = 0
                 part.write_bytes(b"")
-                sidecar.write_text(json.dumps(started) + "\n", encoding="utf8")
-            results = pipe_entities(nlp, ((text, fields) for text, fields, _ in records), split_chars,
-                                    batch_size=batch_size, n_process=n_process, scores_key=scores_key(nlp))
-            with part.open("a", encoding="utf8", newline="\n", buffering=1) as out, closing(results):
-                progress = tqdm(results, desc="Predicting", unit=" docs", disable=None, initial=summary.docs)
-                for entities, fields in progress:
-                    if min_score is not None:
-                        kept = [e for e in entities if e[3] is None or e[3] >= min_score]
-                        summary.below_min_score += len(entities) - len(kept)
-                        entities = kept
-                    out.write(json.dumps(record_json(fields, entities), ensure_ascii=False) + "\n")
+                if started is not None:
+                    sidecar.write_text(json.dumps(started) + "\n", encoding="utf8")
+            if ray is None:
+                lines = _local_written(nlp, records, split_chars, batch_size, n_process, min_score)
+            else:
+                from .ray_predict import ray_written
+
+                lines = ray_written(model, input_path, ray, batch_size=batch_size or nlp.batch_size,
+                                    split_chars=split_chars,
+                                    max_chars=max_chars, min_score=min_score, cpu_inference=cpu_inference,
+                                    skip=skip, too_long=too_long)
+            with part.open("a", encoding="utf8", newline="\n", buffering=1) as out, closing(lines):
+                progress = tqdm(lines, desc="Predicting", unit=" docs", disable=None, initial=summary.docs)
+                for line in progress:
+                    out.write(line.line)
                     summary.docs += 1
-                    summary.entities += len(entities)
+                    summary.entities += line.entities
+                    summary.below_min_score += line.below_min_score
+                    summary.split += line.split
+                    summary.replaced_entities += line.replaced_entities
                 out.flush()
                 os.fsync(out.fileno())
             if summary.docs == 0 and (summary.skipped or summary.too_long):
@@ -396,15 +478,16 @@ def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
                          "written" + (f"; {part} is kept as it was, for --resume" if resuming else ""))
             else:
                 done = summary.resumed + (_complete_lines(part, appended_from) if part.exists() else 0)
-                if done:
+                if done and ray is None:
                     msg.fail(f"Interrupted by {stop} after {done} documents; {output_path} was not "
                              f"written. The {done} documents are kept in {part}: rerun the same "
                              "command with --resume to continue.")
                 else:
                     part.unlink(missing_ok=True)
                     sidecar.unlink(missing_ok=True)
-                    msg.fail(f"Interrupted by {stop} before any document was done; {output_path} "
-                             "was not written")
+                    msg.fail(f"Interrupted by {stop} " + (f"after {done} documents; {output_path} was not "
+                             f"written, and {part} was removed (a Ray run starts over)" if done else
+                             f"before any document was done; {output_path} was not written"))
             raise
         except BaseException:
             if appended_from is not None and summary.resumed == 0:
@@ -415,16 +498,24 @@ def predict(model: Union[str, Language], input_path: Path, output_path: Path, *,
     return summary
 
 
-def _admit(records: Iterator[Record], summary: PredictSummary, split_chars: int, max_chars: Optional[int],
-           too_long: Callable[[str], None]) -> Iterator[Record]:
-    """The records to predict: those above max_chars are skipped, all others counted."""
-    for text, fields, where in records:
-        if max_chars is not None and len(text) > max_chars:
-            too_long(f"{where}: {len(text):,} characters, above --max-chars {max_chars:,}")
-            continue
-        summary.split += len(text) > split_chars
-        summary.replaced_entities += "entities" in fields
-        yield text, fields, where
+def _started(input_path: Path, model: Union[str, Language], split_chars: int, max_chars: Optional[int],
+             min_score: Optional[float], cpu_inference: Optional[str]) -> Dict[str, Any]:
+    """What a run was started from, kept beside its part file so that --resume can check it."""
+    return {"input": input_fingerprint(input_path), "model": _model_name(model), "split_chars": split_chars,
+            "max_chars": max_chars, "min_score": min_score, "cpu_inference": cpu_inference}
+
+
+def admitted(text: str, where: str, max_chars: Optional[int], too_long: Callable[[str], None]) -> bool:
+    """Whether a document is predicted: one above max_chars is reported and skipped."""
+    if max_chars is not None and len(text) > max_chars:
+        too_long(f"{where}: {len(text):,} characters, above --max-chars {max_chars:,}")
+        return False
+    return True
+
+
+def _admit(records: Iterator[Record], max_chars: Optional[int], too_long: Callable[[str], None]
+           ) -> Iterator[Record]:
+    return (record for record in records if admitted(record[0], record[2], max_chars, too_long))
 
 
 def _print_summary(summary: PredictSummary, output_path: Path, part: Path, split_chars: int,

@@ -5,7 +5,8 @@ one document never sit on both sides. For fold k the held-out fold is the test s
 seeded `dev_share` of the remaining documents is the dev set that picks model-best, and the
 rest is trained on. Each fold's model-best is scored on its test fold by `evaluate`, so the
 estimate is never taken on the data that selected the checkpoint. Finished folds are
-skipped on a rerun into the same output directory.
+skipped on a rerun into the same output directory. The folds train one after the other, or side
+by side as Ray tasks (`--engine ray`, see `trials`), each scored where it trained.
 """
 import hashlib
 import json
@@ -13,8 +14,9 @@ import math
 import random
 import shutil
 import statistics
+from functools import partial
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from spacy.tokens import DocBin
 from wasabi import msg
@@ -22,6 +24,7 @@ from wasabi import msg
 from ..errors import UserError
 from ..extras import require
 from .runs import load_config, log_override, step_overrides, train_in_subprocess, write_json_atomic
+from .trials import RayTrials, run_jobs
 
 SPEC = "cv.json"
 RESULTS = "cv_results.json"
@@ -58,10 +61,10 @@ def mean_std(values: List[float]) -> Dict[str, Any]:
 def cross_validate(config_path: Path, data: Path, output: Path, folds: int = 5, seed: int = 0,
                    dev_share: float = 0.1, max_steps: Optional[int] = None, gpu_id: int = -1,
                    keep_models: bool = False, n_bootstrap: int = 1000,
-                   overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+                   overrides: Optional[Dict[str, Any]] = None, ray: Optional[RayTrials] = None) -> Dict[str, Any]:
     import spacy
 
-    from ..evaluation.runner import evaluate, read_gold
+    from ..evaluation.runner import read_gold
 
     require("matplotlib", "the folds' evaluation plots need")
     overrides = dict(overrides or {})
@@ -86,7 +89,7 @@ def cross_validate(config_path: Path, data: Path, output: Path, folds: int = 5, 
                         "Use another --output, or delete that directory to start over.")
     write_json_atomic(spec_path, spec)
     assignment = assign_folds(len(docs), folds, seed)
-    fold_results = []
+    fold_results, jobs = [], []
     for k in range(folds):
         fold_dir = output / f"fold{k}"
         metrics_path = fold_dir / "eval" / "metrics.json"
@@ -107,23 +110,39 @@ def cross_validate(config_path: Path, data: Path, output: Path, folds: int = 5, 
                          "paths.dev": str(fold_dir / "dev.spacy")}
         run_overrides.update(step_overrides(config, max_steps))
         run_overrides.update(log_override(config, fold_dir))
-        msg.text(f"Fold {k}: training on {len(train)} documents (dev {len(dev)}, test {len(test)}) ...")
-        result = train_in_subprocess(config_path, fold_dir, run_overrides, gpu_id)
+        msg.text(f"Fold {k}: training on {len(train)} documents (dev {len(dev)}, test {len(test)}) "
+                 + ("..." if ray is None else "sent to Ray"))
+        jobs.append((k, partial(train_and_score, config_path, fold_dir, run_overrides, seed, n_bootstrap,
+                                keep_models)))
+    for k, (result, metrics) in run_jobs(jobs, ray, gpu_id):
         if result["status"] != "done":
             raise UserError(f"Fold {k}: training failed ({result['error']}); see {result['log']}. "
                             "Fix the cause and rerun the same command: finished folds are skipped.")
-        log = fold_dir / "training_log.jsonl"
-        metrics = evaluate(str(fold_dir / "model-best"), fold_dir / "test.spacy", fold_dir / "eval",
-                           training_log=log if log.is_file() else None, seed=seed,
-                           n_bootstrap=n_bootstrap, gpu_id=gpu_id)
-        if not keep_models:
-            for name in ("model-best", "model-last"):
-                shutil.rmtree(fold_dir / name, ignore_errors=True)
         fold_results.append(fold_record(k, metrics, result["seconds"]))
+    fold_results.sort(key=lambda fold: fold["fold"])
     summary = aggregate(spec, fold_results)
     write_json_atomic(output / RESULTS, summary)
     print_table(summary)
     return summary
+
+
+def train_and_score(config_path: Path, fold_dir: Path, overrides: Dict[str, Any], seed: int, n_bootstrap: int,
+                    keep_models: bool, gpu_id: int) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
+    """Train one fold and score its model-best on the fold's test set (`fold_dir/eval`): the
+    training's result and the metrics (None when it failed). Runs here or as a Ray task."""
+    from ..evaluation.runner import evaluate
+
+    result = train_in_subprocess(config_path, fold_dir, overrides, gpu_id)
+    if result["status"] != "done":
+        return result, None
+    log = fold_dir / "training_log.jsonl"
+    metrics = evaluate(str(fold_dir / "model-best"), fold_dir / "test.spacy", fold_dir / "eval",
+                       training_log=log if log.is_file() else None, seed=seed,
+                       n_bootstrap=n_bootstrap, gpu_id=gpu_id)
+    if not keep_models:
+        for name in ("model-best", "model-last"):
+            shutil.rmtree(fold_dir / name, ignore_errors=True)
+    return result, metrics
 
 
 def fold_record(k: int, metrics: Dict[str, Any], seconds: Optional[float]) -> Dict[str, Any]:

@@ -1,6 +1,7 @@
 """Hyperparameter search over config overrides, locally, with resumable results.
 
-Each trial is a set of overrides trained in its own process (see `runs`). `results.json`
+Each trial is a set of overrides trained in its own process (see `runs`), one after the other
+or side by side as Ray tasks (`--engine ray`, see `trials`). `results.json`
 in the output directory is rewritten after every trial; a rerun with the same grid skips
 the trials recorded as done and retries failed or interrupted ones. Only the best trial
 keeps its model-best; the others keep their train.log and scores.
@@ -10,6 +11,7 @@ import itertools
 import json
 import random
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -18,6 +20,7 @@ from wasabi import msg
 from ..errors import UserError
 from .runs import (check_setting, load_config, log_override, step_overrides, train_in_subprocess,
                    write_json_atomic)
+from .trials import RayTrials, run_jobs
 
 # Short names for the settings searched most often; any dotted config path works too.
 ALIASES = {
@@ -85,7 +88,8 @@ def short(params: Dict[str, Any]) -> Dict[str, Any]:
 
 def sweep(config_path: Path, output: Path, grid_items: Sequence[str], n_trials: Optional[int] = None,
           seed: int = 0, budget_steps: Optional[int] = None, gpu_id: int = -1,
-          overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+          overrides: Optional[Dict[str, Any]] = None, ray: Optional[RayTrials] = None) -> Dict[str, Any]:
+    """Train every planned trial (as Ray tasks with `ray`, see `trials`) and rank them by dev F1."""
     overrides = dict(overrides or {})
     grid = parse_grid(grid_items)
     configs = {str(Path(p)): load_config(Path(p), overrides) for p in grid.get(CONFIG_KEY, [config_path])}
@@ -99,7 +103,7 @@ def sweep(config_path: Path, output: Path, grid_items: Sequence[str], n_trials: 
     results_path = output / RESULTS
     previous = json.loads(results_path.read_text(encoding="utf8")) if results_path.is_file() else {"trials": []}
     done = {t["id"]: t for t in previous["trials"] if t["status"] == "done"}
-    trials = []
+    trials, jobs, planned = [], [], {}
     for params in plan(grid, n_trials, seed):
         trial_path = Path(params.get(CONFIG_KEY, config_path))
         settings = {k: v for k, v in params.items() if k != CONFIG_KEY}
@@ -112,14 +116,16 @@ def sweep(config_path: Path, output: Path, grid_items: Sequence[str], n_trials: 
         run_overrides = {**overrides, **settings}
         trial_config = load_config(trial_path, run_overrides)
         run_overrides.update(step_overrides(trial_config, budget_steps if "training.max_steps" not in params else None))
-        msg.text(f"Trial {tid} {short(params)}: training ...")
         trial_dir = output / "trials" / tid
         if trial_dir.exists():
             shutil.rmtree(trial_dir)  # leftovers of an interrupted or failed attempt
         run_overrides.update(log_override(trial_config, trial_dir))
-        result = train_in_subprocess(trial_path, trial_dir, run_overrides, gpu_id)
-        record = {"id": tid, "params": params, "config": str(trial_path), "overrides": run_overrides, "status": result["status"],
-                  "seconds": round(result["seconds"], 2), "dir": str(trial_dir)}
+        planned[tid] = {"id": tid, "params": params, "config": str(trial_path), "overrides": run_overrides,
+                        "dir": str(trial_dir)}
+        jobs.append((tid, partial(train_in_subprocess, trial_path, trial_dir, run_overrides)))
+        msg.text(f"Trial {tid} {short(params)}: " + ("training ..." if ray is None else "sent to Ray"))
+    for tid, result in run_jobs(jobs, ray, gpu_id):
+        record = {**planned[tid], "status": result["status"], "seconds": round(result["seconds"], 2)}
         if result["status"] == "done":
             perf = result["performance"]
             record.update(ents_f=perf.get("ents_f", 0.0), ents_p=perf.get("ents_p", 0.0),

@@ -30,6 +30,10 @@ same, reads back the documents the part file holds (a last line cut short by a k
 dropped and done again), skips them in the input without running the model, and appends the
 rest; malformed and too-long records are counted again as the input is read again. Any other
 failure removes the part file, unless it holds an earlier run's documents.
+
+With `ray` (`--engine ray`) the documents run on Ray Data actors (ray_predict.py) and come back
+here in input order, to the same part file and OUTPUT; such a run is not resumable, so a stop
+removes its part file.
 """
 import hashlib
 import json
@@ -415,6 +419,8 @@ def predict(model: Union[str, Language], input_path: Union[str, Path], output_pa
     appended_from: Optional[int] = None  # byte offset from which this run appends to the part file
     with _interrupt_on_signals():
         try:
+            # With Ray the actors load their own copies; this one gives the same checks and
+            # messages (model, limits, scores) before a cluster is asked for anything.
             nlp = model if isinstance(model, Language) else load_pipeline(model, gpu_id, cpu_inference)
             split_chars = nlp.max_length if split_chars is None else split_chars
             if not 1 <= split_chars <= nlp.max_length:

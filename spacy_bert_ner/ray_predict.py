@@ -18,6 +18,7 @@ light, and a worker per CPU would otherwise leave none for them and wait forever
 import io
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
@@ -131,6 +132,9 @@ def ray_written(model: str, input_path: Union[str, Path], engine: RayEngine, *, 
                                    "batch_size": batch_size, "split_chars": split_chars,
                                    "min_score": min_score})
         try:
+            # An input of fewer blocks than workers (a small file) leaves some actors idle; Ray
+            # warns of it, and there is nothing for the user to change.
+            warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
             for row in dataset.iter_rows():
                 if row["problem"]:
                     (too_long if row["too_long"] else skip)(row["problem"])

@@ -13,22 +13,13 @@ import spacy
 
 from spacy_bert_ner.errors import UserError
 from spacy_bert_ner.predict import Interrupted, RayEngine, part_paths, predict
+from test_predict import model  # noqa: F401  (the fixture: an entity ruler saved like a trained model)
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "ner_trf.cfg"
 TWO_WORKERS = RayEngine(workers=2)
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    nlp = spacy.blank("xx")
-    nlp.add_pipe("entity_ruler").add_patterns([{"label": "PER", "pattern": "Søren Kierkegaard"},
-                                               {"label": "LOC", "pattern": "Aarhus"}])
-    path = tmp_path_factory.mktemp("ruler") / "model"
-    nlp.to_disk(path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,23 @@ steps. With `--trim` it then calls glibc's `malloc_trim(0)` and reads again: wha
 back was freed memory the allocator kept; what stays is in use. Run it once with and once
 without `--trim` (and with environment variables such as MALLOC_MMAP_THRESHOLD_) to compare;
 each run appends one record to the results file.
+
+`--inspect` adds, at each reading, what holds the memory: glibc's own count of the bytes it has
+handed out and not had back (`mallinfo2`: heap in use plus mmapped blocks) against what it keeps
+free, the live torch tensors and their bytes, the Python objects by type (the types that grew most
+since the first reading) and the vocabulary's size. Resident memory that grows while the bytes in
+use stay flat is the allocator's; bytes in use that grow are a reference something keeps.
 """
 import argparse
+import collections
 import ctypes
+import gc
 import json
 import os
 import random
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Dict
 
@@ -28,14 +37,44 @@ from .time_marks import process_memory_mb
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def held(nlp, first_counts: Dict[str, int]) -> Dict[str, Any]:
+    """What holds memory now (see the module docstring); `first_counts` is filled on the first call."""
+    import torch
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    info = libc.mallinfo2()
+    counts = collections.Counter(type(obj).__qualname__ for obj in gc.get_objects())
+    with warnings.catch_warnings():  # isinstance touches torch.distributed's deprecated reduce_op
+        warnings.simplefilter("ignore", FutureWarning)
+        tensors = [obj for obj in gc.get_objects() if isinstance(obj, torch.Tensor)]
+    if not first_counts:
+        first_counts.update(counts)
+    grown = sorted(((counts[k] - first_counts.get(k, 0), k) for k in counts), reverse=True)[:8]
+    mb = 1024 * 1024
+    return {"malloc_in_use_mb": round((info.uordblks + info.hblkhd) / mb, 1),
+            "malloc_mmapped_mb": round(info.hblkhd / mb, 1), "malloc_free_mb": round(info.fordblks / mb, 1),
+            "torch_tensors": len(tensors),
+            "torch_tensor_mb": round(sum(t.untyped_storage().nbytes() for t in tensors) / mb, 1),
+            "python_objects": sum(counts.values()), "grown_types": {k: n for n, k in grown if n > 0},
+            "vocab_lexemes": len(nlp.vocab), "vocab_strings": len(nlp.vocab.strings)}
+
+
 def probe(args: argparse.Namespace) -> Dict[str, Any]:
     from spacy.training import Corpus
 
-    nlp, training, examples, take_step = training_steps(args.config, args.encoder, args.train, args.dev, args.lang, {})
+    overrides = dict(json.loads(item) for item in args.override)
+    nlp, training, examples, take_step = training_steps(args.config, args.encoder, args.train, args.dev, args.lang,
+                                                        overrides)
     dev = list(Corpus(str(args.dev))(nlp))
     malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim if args.trim else None
     rng = random.Random(0)
-    samples, step, start = [], 0, time.perf_counter()
+    samples, step, start, first_counts = [], 0, time.perf_counter(), {}
     while step < args.steps:
         rng.shuffle(examples)
         for batch in training["batcher"](examples):
@@ -47,6 +86,8 @@ def probe(args: argparse.Namespace) -> Dict[str, Any]:
                 memory = process_memory_mb()
                 sample = {"step": step, "seconds": round(time.perf_counter() - start, 1),
                           "rss_mb": memory["VmRSS"], "peak_mb": memory["VmHWM"]}
+                if args.inspect:
+                    sample.update(held(nlp, first_counts))
                 if malloc_trim:
                     malloc_trim(0)
                     sample["rss_after_trim_mb"] = process_memory_mb()["VmRSS"]
@@ -55,6 +96,7 @@ def probe(args: argparse.Namespace) -> Dict[str, Any]:
             if step >= args.steps:
                 break
     return {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": " ".join(sys.argv), "trim": args.trim,
+            "overrides": overrides,
             "malloc_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
             "config": str(args.config), "encoder": args.encoder, "samples": samples}
 
@@ -70,6 +112,9 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=50, help="read memory every N steps")
     parser.add_argument("--eval-every", type=int, default=100, help="evaluate on dev every N steps (0: never)")
     parser.add_argument("--trim", action="store_true", help="malloc_trim(0) after each reading (glibc only)")
+    parser.add_argument("--inspect", action="store_true", help="also record what holds the memory (slower readings)")
+    parser.add_argument("--override", action="append", default=[], metavar='["SECTION.KEY", VALUE]',
+                        help="a config override as a JSON pair, e.g. '[\"training.dropout\", 0.2]' (repeatable)")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "memory_probe.json")
     args = parser.parse_args()
     record = probe(args)

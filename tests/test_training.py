@@ -206,6 +206,95 @@ def test_bf16_autocast_on_cpu_trains_a_float32_model(tiny_transformer, tmp_path)
     assert all(torch.equal(state[n], p) for n, p in after.items())
 
 
+def live_tensors() -> int:
+    import gc
+    import warnings
+
+    gc.collect()
+    with warnings.catch_warnings():  # isinstance touches torch.distributed's deprecated reduce_op
+        warnings.simplefilter("ignore", FutureWarning)
+        return sum(isinstance(obj, torch.Tensor) for obj in gc.get_objects())
+
+
+def test_a_training_step_updates_the_weights_as_thincs_shim_does_and_keeps_no_old_tensors(tiny_transformer):
+    """CPUInferenceShim.finish_update replaces thinc's PyTorchShim.finish_update, which keeps one
+    tensor per parameter alive from every step (benchmarks/repro_thinc_shim_chain.py): the same
+    steps must give the same weights, and the number of live tensors must stay flat."""
+    from types import MethodType
+
+    from thinc.shims.pytorch import PyTorchShim
+
+    def steps(nlp, examples, counts):
+        sgd = Adam(0.001, L2=0.01, L2_is_weight_decay=True, grad_clip=1.0)
+        fix_random_seed(0)  # the encoder's own dropout draws from torch's generator
+        for _ in range(4):
+            train_step(nlp, examples, sgd)
+            counts.append(live_tensors())
+        return snapshot(nlp)[0]
+
+    upstream, examples = initialized(tiny_transformer, freeze_word_embeddings=False)
+    shim = encoder_shim(upstream)
+    shim.finish_update = MethodType(PyTorchShim.finish_update, shim)
+    upstream_counts, our_counts = [], []
+    before = snapshot(upstream)[0]
+    expected = steps(upstream, examples, upstream_counts)
+    ours, examples = initialized(tiny_transformer, freeze_word_embeddings=False)
+    got = steps(ours, examples, our_counts)
+    assert all(b > a for a, b in zip(upstream_counts, upstream_counts[1:]))  # the upstream cause is still there
+    assert our_counts[-1] == our_counts[0]
+    assert changed(before, got) and not changed(expected, got)
+
+
+CAPTURED = []
+
+
+@spacy.registry.optimizers("test_capturing_adam.v1")
+def capturing_adam(learn_rate, beta1: float, beta2: float, eps: float, L2: float, L2_is_weight_decay: bool,
+                   grad_clip: float, use_averages: bool):
+    """thinc's Adam, kept here so the test can read the optimizer `spacy train` made."""
+    optimizer = Adam(learn_rate, beta1=beta1, beta2=beta2, eps=eps, L2=L2, L2_is_weight_decay=L2_is_weight_decay,
+                     grad_clip=grad_clip, use_averages=use_averages)
+    CAPTURED.append(optimizer)
+    return optimizer
+
+
+@pytest.mark.parametrize("use_averages", [True, False])
+def test_use_averages_evaluates_and_saves_the_averaged_encoder(tiny_transformer, tmp_path, use_averages):
+    """With `use_averages = true`, spaCy's loop saves model-last inside `use_params(averages)`: the
+    encoder on disk must hold the optimizer's averages (thinc's own shim kept the live weights), and
+    the live weights come back afterwards. Off, the saved encoder is the live one, as before."""
+    DocBin(docs=gold_docs(spacy.blank("da").vocab)).to_disk(tmp_path / "train.spacy")
+    config = Config().from_disk(ROOT / "configs" / "ner_trf.cfg", overrides={
+        "components.transformer.model.name": str(tiny_transformer),
+        "paths.train": str(tmp_path / "train.spacy"),
+        "paths.dev": str(tmp_path / "train.spacy"),
+        "paths.training_log": str(tmp_path / "log.jsonl"),
+        "initialize.after_init.freeze_word_embeddings": False,
+        "training.max_steps": 6,
+        "training.eval_frequency": 3,
+        "training.optimizer.@optimizers": "test_capturing_adam.v1",
+        "training.optimizer.use_averages": use_averages,
+        "training.optimizer.learn_rate.warmup_steps": 1,
+        "training.optimizer.learn_rate.initial_rate": 0.01,
+    })
+    nlp = init_nlp(config)
+    CAPTURED.clear()
+    (tmp_path / "out").mkdir()
+    train(nlp, tmp_path / "out")
+    optimizer, = CAPTURED
+    live = snapshot(nlp)[0]
+    saved = snapshot(spacy.load(tmp_path / "out" / "model-last"))[0]
+    if not use_averages:
+        assert optimizer.averages is None and not changed(live, saved)
+        return
+    shim_id = encoder_shim(nlp).id
+    averaged = {name: torch.from_numpy(optimizer.averages[(shim_id, name)]) for name in live
+                if (shim_id, name) in optimizer.averages}
+    assert averaged.keys() >= {name for name in live if not name.startswith("pooler.")}
+    assert not changed(averaged, saved)
+    assert changed(averaged, live) == set(averaged)  # the live weights are back after saving
+
+
 def test_bf16_setting(tiny_transformer):
     from spacy_bert_ner.training import native_bf16_cpu
 

@@ -19,15 +19,20 @@ Training runs the float32 encoder, under bf16 autocast where the fine-tuning cal
 
 The setting lives on a subclass of spacy-transformers' HFShim, the object that calls the PyTorch
 model and serializes it: its `from_bytes` is the only code that runs after the weights are
-loaded, so that is where the int8 encoder is made.
+loaded, so that is where the int8 encoder is made. The same subclass takes the optimizer's step
+without the memory thinc's shim keeps from every step (`finish_update`), and takes the
+optimizer's averaged weights (`[training.optimizer] use_averages`) for evaluation and saving
+(`use_params`), which thinc's shim ignores.
 """
-from typing import Any, Callable, Dict
+import contextlib
+from typing import Any, Callable, Dict, Iterator
 
 import torch
 from spacy.util import registry
 from spacy_transformers.architectures import create_TransformerModel_v3
 from spacy_transformers.layers.hf_shim import HFShim
-from thinc.api import get_torch_default_device
+from thinc.api import Optimizer, get_torch_default_device
+from thinc.util import torch2xp, xp2torch
 from transformers.modeling_outputs import BaseModelOutput
 
 from .int8 import Int8Encoder, input_names, int8_onnx, require_onnxruntime
@@ -85,6 +90,59 @@ class CPUInferenceShim(HFShim):
         with torch.autocast("cpu", dtype=torch.bfloat16):  # the backward pass follows the forward's casts
             outputs, backprop = super().begin_update(inputs)
         return to_float32(outputs), backprop
+
+    def finish_update(self, optimizer: Optimizer) -> None:
+        """thinc's `PyTorchShim.finish_update`, except that the optimizer's result is written into
+        each parameter's tensor rather than replacing the tensor.
+
+        Upstream cause (thinc 8.3, `PyTorchShim.finish_update`): `torch_data.data =
+        xp2torch(param)` wraps the optimizer's array, a numpy (or cupy) view of the old tensor
+        made by `torch2xp`, in a new tensor through DLPack. The new tensor keeps the array alive,
+        the array keeps the old tensor as its base, and so on back to the first step: every step
+        adds one link per parameter, never freed (about 200 tensors a step for a 12-layer
+        encoder), and where the optimizer returns a new array the old weights stay in memory
+        too. benchmarks/repro_thinc_shim_chain.py shows it with a torch Linear layer. Thinc's
+        optimizers update the array in place, so usually nothing is copied here.
+        """
+        for name, torch_data in self._model.named_parameters():
+            if torch_data.grad is None:
+                continue
+            if not self._grad_scaler.found_inf:  # a step with overflowed gradients is skipped
+                param, _ = optimizer((self.id, name), torch2xp(torch_data.data), torch2xp(torch_data.grad))
+                updated = xp2torch(param, device=torch_data.device)
+                if updated.data_ptr() != torch_data.data_ptr():
+                    torch_data.data.copy_(updated)
+            torch_data.grad.zero_()
+        self._grad_scaler.update()
+
+    @contextlib.contextmanager
+    def use_params(self, params: Dict[Any, Any]) -> Iterator[None]:
+        """The encoder with the weights in `params` (thinc's optimizer averages) while in the context.
+
+        spaCy's training loop evaluates and saves `model-best`/`model-last` inside
+        `nlp.use_params(optimizer.averages)` when `use_averages = true`. The optimizer keys a
+        parameter as `(shim.id, name)`, as `finish_update` passes it, but thinc's
+        `PyTorchShim.use_params` (thinc 8.3) looks for string keys `"pytorch_{id}_{name}"`, so
+        the encoder kept its live weights and only the heads were averaged. A parameter the
+        optimizer never updated (a frozen one) keeps its weights.
+        """
+        averaged = {name: params[(self.id, name)] for name, _ in self._model.named_parameters()
+                    if (self.id, name) in params} if params else {}
+        if not averaged:
+            with super().use_params(params or {}):
+                yield
+            return
+        live = dict(self._model.named_parameters())
+        backup = {name: live[name].detach().clone() for name in averaged}
+        with torch.no_grad():
+            for name, value in averaged.items():
+                live[name].copy_(xp2torch(value, device=live[name].device))
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for name, value in backup.items():
+                    live[name].copy_(value)
 
     def from_bytes(self, bytes_data: bytes) -> "CPUInferenceShim":
         super().from_bytes(bytes_data)

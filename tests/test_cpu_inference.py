@@ -115,4 +115,3 @@ def test_bad_settings_stop_with_one_message(trained, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
     with pytest.raises(ValueError, match=r"onnxruntime is not installed: pip install 'spacy-bert-ner\[int8\]'"):
         load_pipeline(str(trained), cpu_inference="int8")
-

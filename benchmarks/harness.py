@@ -1,7 +1,8 @@
 """Time-to-accuracy benchmark: this project's pipelines beside the Hugging Face recipe and spaCy's CNN.
 
     python -m benchmarks.harness --corpus da --encoder DIR [--systems ours,hf_recipe,spacy_cnn]
-        [--marks 10,20,40,80 | --budget-min M] [--eval-words N] [--quick] [--out FILE] [--report FILE]
+        [--marks 10,20,40,80 | --budget-min M] [--seed S] [--seeds K] [--eval-words N] [--quick]
+        [--out FILE] [--report FILE]
 
 For each system, one training run in its own process (one at a time, so figures are not
 disturbed) that stops after the last wall-clock mark (minutes); at each mark the checkpoint that
@@ -12,11 +13,15 @@ already done for the requested marks with the same spec (preset, config file con
 seed); a changed spec retrains it. An interrupted run resumes from the step it reached
 (training, then scoring). `--quick` runs the same code in minutes: a subsample (200 train
 sentences, 100 dev, 100 test), marks of 0.5 and 1 minute, results in harness_quick.json/.md.
+`--seeds K` trains each system with seeds S..S+K-1 (each its own run) and reports the mean and
+standard deviation of test F1 at each mark, so that a difference smaller than the spread between
+seeds is not read as a win.
 
 Systems (presets below): ours (ner head, vocabulary trimmed to train + dev, frozen word
 embeddings, head learning rate 1e-3, encoder x0.1), ours_untrimmed, ours_full_ft_5e-5 (spaCy's
 standard recipe: untrimmed, 5e-5 for everything, nothing frozen), ours_tokcls (token-
-classification head), ours_freeze6 (ours + lowest 6 layers frozen), hf_recipe, spacy_cnn.
+classification head), ours_freeze6 (ours + lowest 6 layers frozen), ours_averages (ours
+evaluated and saved with the optimizer's moving average of the weights), hf_recipe, spacy_cnn.
 Corpora: da (UNER Danish, main), pt, sr (OTH mapped to O, as the UNER authors do), nb (NorNE
 Bokmål, all eight types) from ../shared/data.
 """
@@ -107,6 +112,8 @@ SYSTEMS = {
     # The configs' own 250 warmup steps, for corpora that pass them well within the budget: the
     # short warmup is the suspect of the unstable runs (Portuguese seed 0, Chinese).
     "ours_warmup250": System("spacy", "configs/ner_trf.cfg", True, {**FAST, "training.optimizer.learn_rate.warmup_steps": 250}),
+    # Evaluated and saved with thinc's moving average of the weights (`use_averages`), against `ours`.
+    "ours_averages": System("spacy", "configs/ner_trf.cfg", True, {**FAST, "training.optimizer.use_averages": True}),
     "hf_recipe": System("hf"),
     "spacy_cnn": System("cnn"),
 }
@@ -322,17 +329,17 @@ def child_score(spec: Dict[str, Any]) -> None:
 
 # ---- one system on one corpus ----
 
-def system_spec(system: str, corpus: str, encoder: Optional[Path], args, work: Path) -> Dict[str, Any]:
+def system_spec(system: str, corpus: str, encoder: Optional[Path], seed: int, args, work: Path) -> Dict[str, Any]:
     """Everything that decides a run's result: a run recorded with another spec is stale."""
     preset = SYSTEMS[system]
     corpus_dir = prepare_corpus(corpus, work, args.quick)
     stats = read_json(corpus_dir / "stats.json")
     lang = CORPORA[corpus].lang
     encoder_name = "none" if preset.kind == "cnn" else encoder.name
-    run_dir = work / "runs" / corpus_dir.name / encoder_name / system
+    run_dir = work / "runs" / corpus_dir.name / encoder_name / (system + (f"-seed{seed}" if seed else ""))
     run_dir.mkdir(parents=True, exist_ok=True)
     spec: Dict[str, Any] = {"kind": preset.kind, "run_dir": str(run_dir), "corpus_dir": str(corpus_dir), "lang": lang,
-                            "marks_min": args.marks, "seed": args.seed, "gpu_id": args.gpu_id,
+                            "marks_min": args.marks, "seed": seed, "gpu_id": args.gpu_id,
                             "dev_words": stats["dev"]["words"]}
     if preset.kind == "hf":
         words_per_sentence = stats["train"]["words"] / stats["train"]["sentences"]
@@ -342,7 +349,7 @@ def system_spec(system: str, corpus: str, encoder: Optional[Path], args, work: P
     else:
         config = ROOT / preset.config if preset.kind == "spacy" else cnn_config(lang, work)
         overrides: Dict[str, Any] = {"paths.train": str(corpus_dir / "train.spacy"), "paths.dev": str(corpus_dir / "dev.spacy"),
-                                     "nlp.lang": lang, "system.seed": args.seed}
+                                     "nlp.lang": lang, "system.seed": seed}
         if preset.kind == "spacy":
             overrides["checks.max_misaligned"] = MAX_MISALIGNED
             model = prepare_encoder(encoder, corpus, work) if preset.trim else encoder
@@ -451,7 +458,8 @@ def parse_args(argv: Sequence[str]):
     parser.add_argument("--eval-words", type=int, default=None,
                         help="evaluate on dev about every N training words (default 30000; 5000 with --quick)")
     parser.add_argument("--quick", action="store_true", help="minutes-long smoke run of the same code")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+    parser.add_argument("--seeds", type=int, default=1, help="train each system with K seeds: --seed .. --seed + K - 1")
     parser.add_argument("--gpu-id", type=int, default=-1, help="spaCy systems; the Trainer uses a GPU when it sees one")
     parser.add_argument("--work", type=Path, default=ROOT / "training" / "harness", help="runs, snapshots, corpora")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default benchmarks/results/harness.json)")
@@ -463,6 +471,8 @@ def parse_args(argv: Sequence[str]):
     args = parser.parse_args(argv)
     if args.marks and args.budget_min:
         parser.error("give --marks or --budget-min, not both")
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1 (the number of seeds per system); got {args.seeds}")
     marks = [args.budget_min] if args.budget_min else [float(m) for m in (args.marks or ("0.5,1" if args.quick else "10,20,40,80")).split(",")]
     args.marks = sorted(marks)
     args.eval_words = args.eval_words or (5000 if args.quick else 30000)
@@ -494,25 +504,26 @@ def main(argv: Sequence[str]) -> None:
     if not args.report_only:
         report.add_invocation(results, "python -m benchmarks.harness " + shlex.join(argv))
         work = args.work.resolve()
-        for corpus in args.corpus:
-            for system in args.systems:
-                encoder_name = "none" if SYSTEMS[system].kind == "cnn" else args.encoder.name
-                key = report.run_key(corpus, encoder_name, system)
-                try:
-                    spec = system_spec(system, corpus, args.encoder, args, work)
-                    if not args.rescore and report.is_done(results, key, args.marks, spec):
-                        log(f"{key}: done for these marks, skipped")
-                        continue
-                    record = run_system(system, corpus, encoder_name, spec, args)
-                except RuntimeError as err:
-                    log(f"{key} failed:\n{err}")
-                    results["runs"][key] = {"corpus": corpus, "encoder": encoder_name, "system": system,
-                                            "status": "failed", "error": str(err)[-2000:], "marks": {}}
-                    report.save_results(args.out, results)
+        runs = [(corpus, system, seed) for corpus in args.corpus for seed in range(args.seed, args.seed + args.seeds)
+                for system in args.systems]
+        for corpus, system, seed in runs:
+            encoder_name = "none" if SYSTEMS[system].kind == "cnn" else args.encoder.name
+            key = report.run_key(corpus, encoder_name, system, seed)
+            try:
+                spec = system_spec(system, corpus, args.encoder, seed, args, work)
+                if not args.rescore and report.is_done(results, key, args.marks, spec):
+                    log(f"{key}: done for these marks, skipped")
                     continue
-                report.merge_run(results, key, record)
+                record = run_system(system, corpus, encoder_name, spec, args)
+            except RuntimeError as err:
+                log(f"{key} failed:\n{err}")
+                results["runs"][key] = {"corpus": corpus, "encoder": encoder_name, "system": system,
+                                        "status": "failed", "error": str(err)[-2000:], "marks": {}, "spec": {"seed": seed}}
                 report.save_results(args.out, results)
-                write_report(results, args.out, args.report, args.notes)
+                continue
+            report.merge_run(results, key, record)
+            report.save_results(args.out, results)
+            write_report(results, args.out, args.report, args.notes)
     report.save_results(args.out, results)
     write_report(results, args.out, args.report, args.notes)
 

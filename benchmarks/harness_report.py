@@ -1,10 +1,13 @@
 """Results file and BENCHMARKS.md of the harness: merging, resuming, tables and the F1-vs-time plot.
 
 Pure functions over the results dict, so they are tested without training anything. A run is
-keyed `corpus/encoder/system`; a key whose record is `done` with every requested mark is skipped
-when the harness is run again.
+keyed `corpus/encoder/system` (seed 0) or `corpus/encoder/system/seedN`; a key whose record is
+`done` with every requested mark is skipped when the harness is run again. A system run with
+several seeds is reported as the mean and standard deviation of its test F1 at each mark, and a
+difference to the recipe smaller than that spread is reported as level, not as a win or a loss.
 """
 import json
+import statistics
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -12,8 +15,12 @@ from typing import Any, Dict, List, Optional, Sequence
 REFERENCE = "hf_recipe"
 
 
-def run_key(corpus: str, encoder: str, system: str) -> str:
-    return f"{corpus}/{encoder}/{system}"
+def run_key(corpus: str, encoder: str, system: str, seed: int = 0) -> str:
+    return f"{corpus}/{encoder}/{system}" + (f"/seed{seed}" if seed else "")
+
+
+def seed_of(run: Dict[str, Any]) -> int:
+    return (run.get("spec") or {}).get("seed", 0)
 
 
 def mark_key(minutes: float) -> str:
@@ -63,12 +70,20 @@ def add_invocation(results: Dict[str, Any], command: str) -> None:
 
 
 def groups(results: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """corpus/encoder -> {system: run}; the encoder-free CNN joins every group of its corpus."""
-    out: Dict[str, Dict[str, Any]] = {}
+    """corpus/encoder -> {system: run}; the encoder-free CNN joins every group of its corpus. A
+    system run with several seeds is its lowest seed's record plus `seeds`, every seed's record."""
+    by_system: Dict[tuple, List[Dict[str, Any]]] = {}
     for run in results["runs"].values():
+        by_system.setdefault((run["corpus"], run["encoder"], run["system"]), []).append(run)
+    systems = []
+    for runs in by_system.values():
+        runs = sorted(runs, key=seed_of)
+        systems.append({**runs[0], "seeds": runs} if len(runs) > 1 else runs[0])
+    out: Dict[str, Dict[str, Any]] = {}
+    for run in systems:
         if run["encoder"] != "none":
             out.setdefault(f"{run['corpus']}/{run['encoder']}", {})[run["system"]] = run
-    for run in results["runs"].values():
+    for run in systems:
         if run["encoder"] == "none":
             matching = [g for g in out if g.split("/")[0] == run["corpus"]] or [f"{run['corpus']}/none"]
             for group in matching:
@@ -98,11 +113,30 @@ def entry_at(run: Dict[str, Any], mark: str) -> Optional[Dict[str, Any]]:
     return final if float(mark) > float(last_mark) and not final.get("reached", True) else None
 
 
+def f1_at(run: Dict[str, Any], mark: str, score: Optional[str] = None) -> Optional[float]:
+    entry = entry_at(run, mark) if run.get("status") == "done" else None
+    test = (entry or {}).get("test") or {}
+    test = test.get(score) if score else test
+    return test.get("ents_f") if test else None
+
+
+def spread(run: Dict[str, Any], mark: str, score: Optional[str] = None) -> Optional[Dict[str, float]]:
+    """Mean and standard deviation of test F1 at a mark over a system's seeds (None for one seed)."""
+    values = [f for f in (f1_at(r, mark, score) for r in run.get("seeds", [])) if f is not None]
+    if len(values) < 2:
+        return None
+    return {"mean": statistics.mean(values), "sd": statistics.stdev(values), "n": len(values)}
+
+
 def mark_cell(run: Dict[str, Any], mark: str, score: Optional[str] = None) -> str:
     """Test F1 at a mark (on gold tokens, or the `score` block, e.g. raw_text); `*` where training
-    had ended before it (converged or stopped early)."""
+    had ended before it (converged or stopped early); mean ± sd (n seeds) for several seeds."""
     if run.get("status") == "failed":
         return "failed"
+    over_seeds = spread(run, mark, score)
+    if over_seeds:
+        ended = any(not (entry_at(r, mark) or {}).get("reached", True) for r in run["seeds"])
+        return f"{over_seeds['mean']:.3f} ± {over_seeds['sd']:.3f} (n={over_seeds['n']})" + ("*" if ended else "")
     entry = entry_at(run, mark)
     if not entry:
         return "–"
@@ -129,7 +163,8 @@ def render_group(name: str, runs: Dict[str, Any], plot: Optional[str]) -> List[s
              "|---|" + "---:|" * len(marks)]
     for system in systems:
         lines.append(f"| {system} | " + " | ".join(mark_cell(runs[system], m) for m in marks) + " |")
-    lines += ["", "`*` training had ended before this mark (early stopping or max_steps): the final best.", ""]
+    lines += ["", "`*` training had ended before this mark (early stopping or max_steps): the final best. "
+              "`a ± b (n=K)`: mean and standard deviation over K seeds.", ""]
     raw = [s for s in systems if any((e.get("test") or {}).get("raw_text") for e in runs[s]["marks"].values())]
     if raw:
         lines += ["The same checkpoints on raw text (the pipeline tokenizes the test text itself, entities matched "
@@ -157,7 +192,8 @@ def render_group(name: str, runs: Dict[str, Any], plot: Optional[str]) -> List[s
             f"| {_f(size, 1)}{_ratio(size, ref_size)} | {_num(run.get('trained_s'))} | {_num(run.get('words'))} |")
     lines += ["", f"Ratios in brackets are to {REFERENCE}. Training words/s counts update steps only: dev "
               "evaluation is excluded, and so is checkpoint saving for hf_recipe (spaCy does not time it apart). "
-              "Peak memory is the training process's maximum RSS; model size is the checkpoint on disk.", ""]
+              "Peak memory is the training process's maximum RSS; model size is the checkpoint on disk. A system "
+              "with several seeds shows its lowest seed's run here.", ""]
     types = sorted({t for run in runs.values() if last_scored(run) for t in last_scored(run)["test"]["ents_per_type"]})
     if types:
         lines += ["F1 per type at the last mark:", "", "| system | " + " | ".join(types) + " |",
@@ -181,11 +217,22 @@ def targets(runs: Dict[str, Any]) -> List[str]:
     entries = {name: {m: entry_at(run, m) for m in ours["marks"]} for name, run in (("ours", ours), (REFERENCE, ref))}
     f1 = {name: {m: (entry.get("test") or {}).get("ents_f", 0.0) for m, entry in at.items() if entry}
           for name, at in entries.items()}
+    sd = {}
+    for name, run in (("ours", ours), (REFERENCE, ref)):
+        for m in f1[name]:
+            over_seeds = spread(run, m)
+            if over_seeds:
+                f1[name][m] = over_seeds["mean"]
+                sd[(name, m)] = over_seeds["sd"]
     common = [m for m in f1["ours"] if m in f1[REFERENCE]]
-    behind = [m for m in common if f1["ours"][m] < f1[REFERENCE][m]]
+    # A difference within the larger seed spread of the two is no difference.
+    within = [m for m in common if abs(f1["ours"][m] - f1[REFERENCE][m]) <= max(sd.get(("ours", m), 0.0), sd.get((REFERENCE, m), 0.0))
+              and (("ours", m) in sd or (REFERENCE, m) in sd)]
+    behind = [m for m in common if f1["ours"][m] < f1[REFERENCE][m] and m not in within]
     out.append(f"- ours F1 ≥ {REFERENCE} at every mark: {'no' if behind else 'yes'} "
                f"({len(common) - len(behind)} of {len(common)} marks"
-               + "".join(f"; {m} min: {_f(f1['ours'][m])} vs {_f(f1[REFERENCE][m])}" for m in behind) + ")")
+               + "".join(f"; {m} min: {_f(f1['ours'][m])} vs {_f(f1[REFERENCE][m])}" for m in behind) + ")"
+               + (f"; level within the seeds' spread at {', '.join(f'{m} min' for m in within)}" if within else ""))
     o_last, r_last = last_scored(ours), last_scored(ref)
     if o_last and r_last:
         out.append(f"- ours inference faster than {REFERENCE}: "
@@ -200,7 +247,7 @@ def targets(runs: Dict[str, Any]) -> List[str]:
 
 
 def plot_group(name: str, runs: Dict[str, Any], path: Path) -> Path:
-    """Test F1 against training minutes, one line per system."""
+    """Test F1 against training minutes, one line per system (a band of ± one sd over seeds)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -208,6 +255,14 @@ def plot_group(name: str, runs: Dict[str, Any], path: Path) -> Path:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for system, run in sorted(runs.items()):
+        over_seeds = {float(m): spread(run, m) for m in run["marks"]}
+        band = sorted((m, s["mean"], s["sd"]) for m, s in over_seeds.items() if s)
+        if band:  # several seeds: the mean, and a band of one standard deviation
+            minutes, mean, sd = zip(*band)
+            line, = ax.plot(minutes, mean, marker="o", label=f"{system} (mean of {max(s['n'] for s in over_seeds.values() if s)} seeds)")
+            ax.fill_between(minutes, [m - s for m, s in zip(mean, sd)], [m + s for m, s in zip(mean, sd)],
+                            color=line.get_color(), alpha=0.2)
+            continue
         points = [(float(m), e["test"]["ents_f"]) for m, e in run["marks"].items() if e.get("test")]
         if points:
             ax.plot(*zip(*sorted(points)), marker="o", label=system)

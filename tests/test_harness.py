@@ -133,6 +133,33 @@ def test_a_run_that_ended_before_a_later_mark_counts_with_its_final_best():
 def test_plot_is_written(tmp_path):
     path = report.plot_group("da/e5", {"ours": run("ours")}, tmp_path / "f1.png")
     assert path.stat().st_size > 0
+    seeds = report.groups({"runs": seeded([(0.5, 0.7), (0.6, 0.8)])})["da/e5"]
+    assert report.plot_group("da/e5", seeds, tmp_path / "band.png").stat().st_size > 0
+
+
+def seeded(f1s_per_seed, system="ours"):
+    return {report.run_key("da", "e5", system, seed): run(system, f1s=f1s, spec={"seed": seed})
+            for seed, f1s in enumerate(f1s_per_seed)}
+
+
+def test_several_seeds_report_mean_and_spread_and_a_difference_within_it_is_no_win():
+    results = {"runs": {**seeded([(0.50, 0.70), (0.60, 0.80), (0.70, 0.75)]),
+                        "da/e5/hf_recipe": run("hf_recipe", f1s=(0.58, 0.60))}, "invocations": []}
+    assert "da/e5/ours/seed2" in results["runs"]
+    runs = report.groups(results)["da/e5"]
+    assert [report.seed_of(r) for r in runs["ours"]["seeds"]] == [0, 1, 2]
+    assert report.spread(runs["hf_recipe"], "10") is None  # one seed: no spread
+    assert report.mark_cell(runs["ours"], "10") == "0.600 ± 0.100 (n=3)"
+    assert report.mark_cell(runs["ours"], "20") == "0.750 ± 0.050 (n=3)"
+    # 10 min: mean 0.600 vs 0.58, inside the spread: level; 20 min: 0.750 vs 0.60, a real lead
+    assert report.targets(runs)[0] == ("- ours F1 ≥ hf_recipe at every mark: yes (2 of 2 marks); "
+                                       "level within the seeds' spread at 10 min")
+    behind = {**results["runs"], "da/e5/hf_recipe": run("hf_recipe", f1s=(0.58, 0.90))}
+    assert report.targets(report.groups({"runs": behind})["da/e5"])[0] == (
+        "- ours F1 ≥ hf_recipe at every mark: no (1 of 2 marks; 20 min: 0.750 vs 0.900); "
+        "level within the seeds' spread at 10 min")
+    text = report.render(results, {}, {})
+    assert "| ours | 0.600 ± 0.100 (n=3) | 0.750 ± 0.050 (n=3) |" in text
 
 
 def test_arguments_quick_defaults_budget_and_unknown_names():
@@ -141,7 +168,9 @@ def test_arguments_quick_defaults_budget_and_unknown_names():
     args = harness.parse_args(["--corpus", "pt,sr", "--budget-min", "40", "--encoder", "x"])
     assert args.marks == [40.0] and args.corpus == ["pt", "sr"] and args.report.name == "BENCHMARKS.md"
     assert harness.parse_args(["--systems", "spacy_cnn"]).encoder is None
-    for bad in (["--systems", "nope", "--encoder", "x"], ["--systems", "ours"], ["--corpus", "xx", "--encoder", "x"]):
+    assert harness.parse_args(["--encoder", "x", "--seed", "3", "--seeds", "2"]).seeds == 2
+    for bad in (["--systems", "nope", "--encoder", "x"], ["--systems", "ours"], ["--corpus", "xx", "--encoder", "x"],
+                ["--encoder", "x", "--seeds", "0"]):
         with pytest.raises(SystemExit):
             harness.parse_args(bad)
 

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from spacy_bert_ner.jsonfiles import write_json
+
 from . import harness_report as report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,11 +123,6 @@ SYSTEMS = {
 
 def log(text: str) -> None:
     print(f"[{datetime.datetime.now():%H:%M:%S}] {text}", flush=True)
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
 
 
 def read_json(path: Path) -> Optional[Dict[str, Any]]:

@@ -12,6 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from spacy_bert_ner.jsonfiles import write_json
+
 REFERENCE = "hf_recipe"
 
 
@@ -35,10 +37,7 @@ def load_results(path: Path) -> Dict[str, Any]:
 
 def save_results(path: Path, results: Dict[str, Any]) -> None:
     """Write via a temporary file: an interrupted harness never leaves half a results file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
-    tmp.replace(path)
+    write_json(path, results, atomic=True)
 
 
 def same_setup(spec: Optional[Dict[str, Any]], other: Optional[Dict[str, Any]]) -> bool:

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from .errors import UserError
 from .extras import require
+from .jsonfiles import write_json
 
 USAGE = """### Usage
 
@@ -188,7 +189,7 @@ def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_
         if overrides:
             model_dir = with_overrides(model_dir, overrides, Path(tmp) / "pipeline")
         meta_path = Path(tmp) / "meta.json"
-        meta_path.write_text(json.dumps(meta, indent=2), encoding="utf8")
+        write_json(meta_path, meta)
         spacy_package(model_dir, output_dir, meta_path=meta_path, name=name, version=version,
                       create_sdist=False, create_wheel=True, force=True, silent=False)
     full_name = f"{meta['lang']}_{name}"

@@ -50,6 +50,7 @@ from spacy.language import Language
 
 from .errors import CorpusError, UserError
 from .components.confidence import DEFAULT_SPANS_KEY, SCORING_FACTORIES, scoring_pipe
+from .jsonfiles import write_json
 from .loading import load_pipeline
 from .long_texts import Entity, pipe_entities
 
@@ -450,7 +451,7 @@ def predict(model: Union[str, Language], input_path: Union[str, Path], output_pa
                 appended_from = 0
                 part.write_bytes(b"")
                 if started is not None:
-                    sidecar.write_text(json.dumps(started) + "\n", encoding="utf8")
+                    write_json(sidecar, started, indent=None)
             if ray is None:
                 lines = _local_written(nlp, records, split_chars, batch_size, n_process, min_score)
             else:

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from .errors import CorpusError, UserError
+from .jsonfiles import write_json
 
 KEPT_IDS_FILE = "kept_ids.json"
 TRIM_INFO_FILE = "trim_info.json"
@@ -436,7 +437,7 @@ def trim_vocab(
                 tok_config = json.loads(path.read_text(encoding="utf8"))
                 decoder = tok_config.get("added_tokens_decoder", {})
                 tok_config["added_tokens_decoder"] = {str(new_id[int(i)]): v for i, v in decoder.items()}
-                _write_json(out_dir / path.name, tok_config)
+                write_json(out_dir / path.name, tok_config)
             elif path.name != "tokenizer.json":
                 shutil.copy(path, out_dir / path.name)
     Tokenizer.from_str(json.dumps(new_json)).save(str(out_dir / "tokenizer.json"))
@@ -444,8 +445,8 @@ def trim_vocab(
     model.save_pretrained(out_dir, state_dict={k: v for k, v in model.state_dict().items() if k not in missing})
     report.texts_segmented_identically = _count_identical(tok_json, new_json, texts)
     report.seconds = round(time.perf_counter() - start, 2)
-    _write_json(out_dir / KEPT_IDS_FILE, kept)
-    _write_json(out_dir / TRIM_INFO_FILE, {**asdict(report), "trimmed": True})
+    write_json(out_dir / KEPT_IDS_FILE, kept, indent=None)
+    write_json(out_dir / TRIM_INFO_FILE, {**asdict(report), "trimmed": True})
     return report
 
 
@@ -456,11 +457,6 @@ def _count_identical(old_json: Dict[str, Any], new_json: Dict[str, Any], texts: 
     old, new = (Tokenizer.from_str(json.dumps(j)) for j in (old_json, new_json))
     pairs = zip(old.encode_batch(list(texts)), new.encode_batch(list(texts)))
     return sum(a.tokens == b.tokens for a, b in pairs)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=None if isinstance(data, list) else 2) + "\n",
-                    encoding="utf8")
 
 
 def copy_encoder(encoder: Union[str, Path], out_dir: Union[str, Path]) -> Dict[str, Any]:
@@ -478,5 +474,5 @@ def copy_encoder(encoder: Union[str, Path], out_dir: Union[str, Path]) -> Dict[s
     model.save_pretrained(out_dir, state_dict={k: v for k, v in model.state_dict().items() if k not in missing})
     info = {"original_encoder": str(encoder), "trimmed": False, "original_pieces": len(tokenizer),
             "kept_pieces": len(tokenizer)}
-    _write_json(out_dir / TRIM_INFO_FILE, info)
+    write_json(out_dir / TRIM_INFO_FILE, info)
     return info

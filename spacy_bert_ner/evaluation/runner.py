@@ -3,11 +3,9 @@
 This is the only part of evaluation that needs a model; it turns gold and predicted Docs
 into `Sentence`s and hands them to the pure scorer and analysis.
 """
-import hashlib
-import json
 from bisect import bisect_right
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
@@ -15,6 +13,7 @@ from wasabi import msg
 
 from ..errors import UserError
 from ..extras import require
+from ..jsonfiles import write_json, write_jsonl
 from ..loading import load_pipeline
 from ..chunks import inside_entities
 from ..long_texts import Entity, pipe_entities
@@ -174,18 +173,6 @@ def tokenizer_against_gold(nlp: Language, gold_docs: List[Doc]) -> Tuple[Dict[st
             {"count": split, "of": total, "examples": split_examples})
 
 
-def write_json(path: Path, data: object, indent: Optional[int] = 2) -> None:
-    """Full float precision and readable UTF-8 (srsly rounds floats to 10 digits)."""
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=indent) + "\n", encoding="utf8")
-
-
-def fingerprint(sentences: Iterable[Sentence]) -> str:
-    digest = hashlib.sha1()
-    for s in sentences:
-        digest.update(json.dumps([s.tokens, s.gold]).encode("utf8"))
-    return digest.hexdigest()
-
-
 def raw_text_unavailable(gold_docs: List[Doc]) -> Optional[str]:
     """Why the corpus has no raw text to run the pipeline on, or None if it has."""
     unknown = sum(1 for doc in gold_docs if doc.has_unknown_spaces)
@@ -246,7 +233,7 @@ def score_units(sentences: List[Sentence], seed: int, n_bootstrap: int
     found = analysis.analyse(sentences)
     errors = found.pop("errors")
     metrics.update(found)
-    counts = {"fingerprint": fingerprint(sentences), "labels": labels, "sentences": per_sentence}
+    counts = {"fingerprint": scorer.fingerprint((s.tokens, s.gold) for s in sentences), "labels": labels, "sentences": per_sentence}
     return metrics, counts, errors
 
 
@@ -312,11 +299,6 @@ def write_evaluation(
         msg.warn(unlike)
     msg.good(f"Wrote metrics.json, report.md, errors.jsonl and plots to {output}")
     return metrics
-
-
-def write_jsonl(path: Path, records: Iterable[Dict[str, object]]) -> None:
-    with path.open("w", encoding="utf8") as f:
-        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
 MIN_CALIBRATION_ENTITIES = 20

@@ -10,6 +10,8 @@ per type; tests assert equality with nervaluate, which is not needed at run time
 spans as non-empty half-open intervals of any unit. Where no two gold and no two predicted
 spans overlap (as in spaCy's `doc.ents`), the strict schema equals the strict scores.
 """
+import hashlib
+import json
 from bisect import bisect_right
 from collections import Counter
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
@@ -21,6 +23,15 @@ Span = Tuple[int, int, str]
 # gold tokens (what CoNLL/seqeval figures measure).
 RAW_TEXT, GOLD_TOKENS = "raw_text", "gold_tokens"
 TOKENIZATIONS = {RAW_TEXT: "raw text", GOLD_TOKENS: "gold tokens"}
+
+
+def fingerprint(units: Iterable[Tuple[Sequence[str], Sequence[Span]]]) -> str:
+    """A digest of a corpus's tokens and gold spans, unit by unit: `evaluate --compare` pairs two
+    runs' bootstrap only on the same test sentences, and `cv` resumes folds only on the same corpus."""
+    digest = hashlib.sha1()
+    for tokens, spans in units:
+        digest.update(json.dumps([list(tokens), [list(span) for span in spans]]).encode("utf8"))
+    return digest.hexdigest()
 
 
 class Sentence(NamedTuple):

@@ -8,7 +8,6 @@ estimate is never taken on the data that selected the checkpoint. Finished folds
 skipped on a rerun into the same output directory. The folds train one after the other, or side
 by side as Ray tasks (`--engine ray`, see `trials`), each scored where it trained.
 """
-import hashlib
 import json
 import math
 import random
@@ -22,8 +21,10 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from ..errors import UserError
+from ..evaluation.scorer import fingerprint
 from ..extras import require
-from .runs import load_config, log_override, step_overrides, train_in_subprocess, write_json_atomic
+from ..jsonfiles import write_json
+from .runs import load_config, log_override, step_overrides, train_in_subprocess
 from .trials import RayTrials, run_jobs
 
 SPEC = "cv.json"
@@ -43,13 +44,6 @@ def assign_folds(n_docs: int, k: int, seed: int) -> List[int]:
 def split_dev(train: List[int], dev_share: float, seed: int) -> List[int]:
     n_dev = max(1, round(dev_share * len(train)))
     return sorted(random.Random(seed).sample(train, n_dev))
-
-
-def fingerprint(docs) -> str:
-    digest = hashlib.sha1()
-    for doc in docs:
-        digest.update(json.dumps([[t.text for t in doc], [(e.start, e.end, e.label_) for e in doc.ents]]).encode("utf8"))
-    return digest.hexdigest()
 
 
 def mean_std(values: List[float]) -> Dict[str, Any]:
@@ -82,12 +76,13 @@ def cross_validate(config_path: Path, data: Path, output: Path, folds: int = 5, 
                         "smaller --n-sents to get more (shorter) documents.")
     output.mkdir(parents=True, exist_ok=True)
     spec = {"config": str(config_path), "data": str(data), "folds": folds, "seed": seed, "dev_share": dev_share,
-            "max_steps": max_steps, "overrides": overrides, "fingerprint": fingerprint(docs)}
+            "max_steps": max_steps, "overrides": overrides, "fingerprint": fingerprint(
+                ([t.text for t in doc], [(e.start, e.end, e.label_) for e in doc.ents]) for doc in docs)}
     spec_path = output / SPEC
     if spec_path.is_file() and json.loads(spec_path.read_text(encoding="utf8")) != spec:
         raise UserError(f"{output} holds a cross-validation with other data or settings ({spec_path}). "
                         "Use another --output, or delete that directory to start over.")
-    write_json_atomic(spec_path, spec)
+    write_json(spec_path, spec, atomic=True)
     assignment = assign_folds(len(docs), folds, seed)
     fold_results, jobs = [], []
     for k in range(folds):
@@ -121,7 +116,7 @@ def cross_validate(config_path: Path, data: Path, output: Path, folds: int = 5, 
         fold_results.append(fold_record(k, metrics, result["seconds"]))
     fold_results.sort(key=lambda fold: fold["fold"])
     summary = aggregate(spec, fold_results)
-    write_json_atomic(output / RESULTS, summary)
+    write_json(output / RESULTS, summary, atomic=True)
     print_table(summary)
     return summary
 

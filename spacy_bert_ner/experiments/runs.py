@@ -75,8 +75,3 @@ def train_in_subprocess(config_path: Path, output: Path, overrides: Dict[str, An
     return {"status": "done", "seconds": seconds, "performance": performance, "log": str(log)}
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write via a temporary file, so an interrupted run never leaves a half-written results file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
-    tmp.replace(path)

@@ -18,8 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from wasabi import msg
 
 from ..errors import UserError
-from .runs import (check_setting, load_config, log_override, step_overrides, train_in_subprocess,
-                   write_json_atomic)
+from ..jsonfiles import write_json
+from .runs import check_setting, load_config, log_override, step_overrides, train_in_subprocess
 from .trials import RayTrials, run_jobs
 
 # Short names for the settings searched most often; any dotted config path works too.
@@ -136,9 +136,9 @@ def sweep(config_path: Path, output: Path, grid_items: Sequence[str], n_trials: 
             msg.fail(f"Trial {tid} failed (exit {result['returncode']}): {result['error']}; see {result['log']}")
         trials.append(record)
         keep_best_model(trials)
-        write_json_atomic(results_path, summary(config_path, grid, n_trials, seed, budget_steps, trials))
+        write_json(results_path, summary(config_path, grid, n_trials, seed, budget_steps, trials), atomic=True)
     result = summary(config_path, grid, n_trials, seed, budget_steps, trials)
-    write_json_atomic(results_path, result)
+    write_json(results_path, result, atomic=True)
     if result["best"] is not None:
         best = load_config(Path(result["best"]["config"]), result["best"]["overrides"], interpolate=False)
         best.to_disk(output / "best.cfg")

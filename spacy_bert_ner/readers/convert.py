@@ -1,5 +1,4 @@
 """`spacy-bert-ner convert`: corpus files -> one `.spacy` DocBin each, a table and a report."""
-import json
 import random
 from collections import Counter
 from pathlib import Path
@@ -9,6 +8,7 @@ from spacy.tokens import Doc, DocBin
 from wasabi import Printer
 
 from ..errors import UserError
+from ..jsonfiles import write_json
 from .corpus import make_nlp, read_corpus
 from .report import FileReport
 
@@ -113,7 +113,7 @@ def convert(
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         data = {path: report.to_dict() for path, report in reports.items()}
-        report_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
+        write_json(report_path, data)
         msg.good(f"Report written to {report_path}")
     return reports
 

@@ -56,7 +56,7 @@ def package(
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Name of the training corpus, for the meta."),
     corpus_license: Optional[str] = typer.Option(None, "--corpus-license"),
     corpus_url: Optional[str] = typer.Option(None, "--corpus-url"),
-    add_pipe: List[str] = typer.Option([], "--add-pipe", help="Append a component by factory name, e.g. bert_ner_overlap; repeatable, empty values ignored."),
+    add_pipe: List[str] = typer.Option([], "--add-pipe", help="Append a component the training config did not declare, by factory name, e.g. bert_ner_cleanup (default settings); repeatable, empty values ignored."),
     cpu_inference: Optional[str] = typer.Option(None, "--cpu-inference", help="The encoder's arithmetic when the wheel predicts on a CPU: fp32, bf16 or int8 (applied at load time; the weights stay float32)."),
 ):
     """Build a pip-installable wheel of a trained pipeline, weights included."""

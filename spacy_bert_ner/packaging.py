@@ -118,11 +118,10 @@ def spacy_load_names(model_dir: Path) -> List[str]:
 
 
 def with_pipes(model_dir: Path, factories: Sequence[str], out: Path) -> Path:
-    """A copy of the pipeline with post-processing components appended (default configs).
-
-    Post-processing such as overlap resolution is not trained, so it is added at packaging
-    time; the model's requirements then include spacy-bert-ner, whose entry points provide it.
-    """
+    """A copy of the pipeline with components its training config did not declare appended
+    (default settings), for a pipeline trained without them. The configs declare
+    `bert_ner_overlap` themselves, so what was evaluated is what ships; the model's requirements
+    include spacy-bert-ner, whose entry points provide our components."""
     import spacy
 
     nlp = spacy.load(model_dir)

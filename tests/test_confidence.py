@@ -82,9 +82,9 @@ def test_the_transition_based_head_gets_beam_scores_without_changing_its_entitie
     texts = ["Mette Frederiksen besøgte Novo Nordisk i Kalundborg.", "Anna bor i Aarhus og arbejder hos Lego.",
              "Peter Hansen mødte Maria i København i går."]
     nlp = spacy.load(trained)
-    assert nlp.pipe_names == ["transformer", "ner", "bert_ner_confidence"]  # the configs' default
+    assert nlp.pipe_names == ["transformer", "ner", "bert_ner_confidence", "bert_ner_overlap"]  # the configs' default
     plain = [[(e.start, e.end, e.label_) for e in doc.ents]
-             for doc in spacy.load(trained, exclude=["bert_ner_confidence"]).pipe(texts)]
+             for doc in spacy.load(trained, exclude=["bert_ner_confidence", "bert_ner_overlap"]).pipe(texts)]
     docs = list(nlp.pipe(texts))
     assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs] == plain
     scores = [s for doc in docs for s in entity_scores(doc)]

@@ -27,8 +27,7 @@ def test_meta_carries_metrics_corpus_encoder_and_settings(tmp_path, trained, dem
 
     metrics = evaluate(str(trained), demo_corpus / "test.spacy", tmp_path / "metrics", n_bootstrap=20)
     wheel = package(trained, tmp_path / "pk", "meta_ner", "0.2.0", tmp_path / "metrics" / "metrics.json",
-                    corpus="UNER Danish", corpus_license="CC BY-SA 4.0", corpus_url="https://example.org/uner",
-                    add_pipes=["bert_ner_overlap"])
+                    corpus="UNER Danish", corpus_license="CC BY-SA 4.0", corpus_url="https://example.org/uner")
     meta, readme, requires = wheel_meta(wheel, "da_meta_ner")
     perf = meta["performance"]
     assert metrics["tokenization"] == perf["tokenization"] == "raw_text"
@@ -47,11 +46,21 @@ def test_meta_carries_metrics_corpus_encoder_and_settings(tmp_path, trained, dem
 
 
 def test_packaging_options_load_from_the_wheel(tmp_path, trained):
-    """An appended overlap component and int8 CPU inference, from the installed wheel offline: the
-    wheel requires what int8 runs on and carries the same float32 weights as the pipeline."""
-    wheel = package(trained, tmp_path / "pk", "overlap_ner", "0.2.0", add_pipes=["bert_ner_overlap"],
+    """The trained config's overlap component, an appended cleanup component and int8 CPU inference,
+    from the installed wheel offline: the wheel's config.cfg is the trained one plus what packaging
+    set, it requires what int8 runs on and carries the same float32 weights as the pipeline."""
+    from spacy import util
+
+    wheel = package(trained, tmp_path / "pk", "overlap_ner", "0.2.0", add_pipes=["bert_ner_cleanup"],
                     cpu_inference="int8")
     requires = wheel_meta(wheel, "da_overlap_ner")[2]
+    with zipfile.ZipFile(wheel) as zf:
+        config_path = next(n for n in zf.namelist() if n.endswith("da_overlap_ner-0.2.0/config.cfg"))
+        shipped = util.load_config_from_str(zf.read(config_path).decode(), interpolate=False)
+    trained_config = util.load_config(trained / "config.cfg", interpolate=False)
+    assert shipped["components"]["bert_ner_overlap"] == trained_config["components"]["bert_ner_overlap"]
+    assert shipped["components"]["bert_ner_overlap"]["policy"] == {"@misc": "spacy_bert_ner.longest_span.v1"}
+    assert shipped["nlp"]["pipeline"] == trained_config["nlp"]["pipeline"] + ["bert_ner_cleanup"]
     assert "Requires-Dist: onnxruntime>=1.17" in requires and "Requires-Dist: onnx>=1.15" in requires
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
@@ -69,7 +78,7 @@ def test_packaging_options_load_from_the_wheel(tmp_path, trained):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env={"HF_HUB_OFFLINE": "1", "PATH": "", "SPACY_BERT_NER_CACHE": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split("\n")[:3] == ["['transformer', 'ner', 'bert_ner_confidence', 'bert_ner_overlap']",
+    assert result.stdout.split("\n")[:3] == ["['transformer', 'ner', 'bert_ner_confidence', 'bert_ner_overlap', 'bert_ner_cleanup']",
                                               "True", "int8 True"]
     packaged = next(site.glob("da_overlap_ner/da_overlap_ner-0.2.0/transformer/model"))
     # the same float32 weights (--add-pipe saves the pipeline again, a few bytes of header differ)

@@ -31,7 +31,7 @@ def predicted(nlp, texts):
 
 def test_training_saves_a_model_that_reloads_and_predicts_known_labels(trained, demo_corpus):
     nlp = spacy.load(trained)
-    assert nlp.pipe_names == ["transformer", "ner", "bert_ner_confidence"]
+    assert nlp.pipe_names == ["transformer", "ner", "bert_ner_confidence", "bert_ner_overlap"]
     labels = gold_labels(demo_corpus / "train.spacy", nlp)
     docs = list(DocBin().from_disk(demo_corpus / "train.spacy").get_docs(nlp.vocab))
     texts = [doc.text for doc in docs[:60]]

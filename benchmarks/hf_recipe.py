@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
+from spacy_bert_ner.readers.schemes import encode_iob2
+
 LEARN_RATE = 5e-5
 BATCH_SIZE = 16
 EPOCHS = 3
@@ -32,11 +34,7 @@ def read_sentences(path: Path, lang: str) -> List[Tagged]:
     sentences = []
     for doc in DocBin().from_disk(path).get_docs(vocab):
         for sent in doc.sents:
-            tags = ["O"] * len(sent)
-            for ent in sent.ents:
-                tags[ent.start - sent.start] = f"B-{ent.label_}"
-                for i in range(ent.start - sent.start + 1, ent.end - sent.start):
-                    tags[i] = f"I-{ent.label_}"
+            tags = encode_iob2(len(sent), ((e.start - sent.start, e.end - sent.start, e.label_) for e in sent.ents))
             sentences.append(([t.text for t in sent], tags))
     return sentences
 

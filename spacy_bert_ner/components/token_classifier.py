@@ -13,7 +13,8 @@ import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
-from spacy.training import Example, biluo_tags_to_spans, iob_to_biluo, validate_examples, validate_get_examples
+from spacy.training import (Example, biluo_tags_to_spans, biluo_to_iob, iob_to_biluo, validate_examples,
+                            validate_get_examples)
 from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import (
@@ -128,14 +129,10 @@ def span_probability(probs: numpy.ndarray, tags: Sequence[str], start: int, end:
     return p
 
 
-def biluo_to_bio(tag: Optional[str]) -> Optional[str]:
-    """Map spaCy's aligned BILUO gold tags to BIO; '-' and None (unannotated, misaligned) stay missing."""
-    if tag is None or tag == "-" or tag == "":
-        return None
-    if tag == "O":
-        return "O"
-    prefix, label = tag.split("-", 1)
-    return ("B-" if prefix in ("B", "U") else "I-") + label
+def gold_bio(example: Example) -> List[Optional[str]]:
+    """The example's gold tags aligned to its predicted tokens, in BIO (spaCy's `biluo_to_iob`);
+    unannotated and misaligned tokens ('-', '' or None) are missing (None)."""
+    return [None if tag in ("-", "") else tag for tag in biluo_to_iob(example.get_aligned_ner())]
 
 
 class TokenClassifierNER(TrainablePipe):
@@ -235,7 +232,7 @@ class TokenClassifierNER(TrainablePipe):
     def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
         """Cross-entropy against gold BIO tags; unannotated and misaligned tokens are masked out."""
         validate_examples(examples, "TokenClassifierNER.get_loss")
-        truths = [[biluo_to_bio(tag) for tag in eg.get_aligned_ner()] for eg in examples]
+        truths = [gold_bio(eg) for eg in examples]
         loss_func = SequenceCategoricalCrossentropy(names=self.tags, normalize=False, missing_value=None)
         d_scores, loss = loss_func(scores, truths)
         if self.model.ops.xp.isnan(loss):
@@ -261,10 +258,9 @@ class TokenClassifierNER(TrainablePipe):
         for eg in islice(get_examples(), 10):
             doc_sample.append(eg.predicted)
             gold = numpy.zeros((len(eg.predicted), len(tags)), dtype="float32")
-            for i, tag in enumerate(eg.get_aligned_ner()):
-                bio = biluo_to_bio(tag)
-                if bio is not None:
-                    gold[i, tags.index(bio)] = 1.0
+            for i, tag in enumerate(gold_bio(eg)):
+                if tag is not None:
+                    gold[i, tags.index(tag)] = 1.0
             label_sample.append(self.model.ops.asarray2f(gold))
         self.model.initialize(X=doc_sample, Y=label_sample)
 

@@ -17,6 +17,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 from ..errors import CorpusError
+from .schemes import encode_iob2
 
 
 def sentence_bounds(doc: Doc) -> List[Tuple[int, int]]:
@@ -27,11 +28,7 @@ def sentence_bounds(doc: Doc) -> List[Tuple[int, int]]:
 
 def doc_to_lines(doc: Doc, plain: bool = False) -> Tuple[List[str], int]:
     """IOB2 lines for one Doc (no document marker), and the count of whitespace tokens left out."""
-    tags = ["O"] * len(doc)
-    for ent in doc.ents:
-        tags[ent.start] = f"B-{ent.label_}"
-        for i in range(ent.start + 1, ent.end):
-            tags[i] = f"I-{ent.label_}"
+    tags = encode_iob2(len(doc), ((ent.start, ent.end, ent.label_) for ent in doc.ents))
     lines: List[str] = []
     skipped = 0
     for start, end in sentence_bounds(doc):

@@ -75,37 +75,6 @@ def freeze_encoder(hf_model: Any, layers: Union[int, str] = 0, word_embeddings: 
     return sum(param.numel() for param in unique.values())
 
 
-class ScaledLearnRate:
-    """An optimizer seen through a learning-rate factor: same state, schedules and averages."""
-
-    def __init__(self, optimizer: Any, scale: float) -> None:
-        self.optimizer = optimizer
-        self.scale = scale
-
-    def __call__(self, key: Tuple[int, str], weights: Any, gradient: Any, *, lr_scale: float = 1.0):
-        return self.optimizer(key, weights, gradient, lr_scale=lr_scale * self.scale)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.optimizer, name)
-
-
-def scale_learn_rate(pipe: Any, scale: float) -> None:
-    """Make `pipe` update its weights at `scale` x the optimizer's learning rate.
-
-    thinc has one optimizer for the whole pipeline but accepts a per-call `lr_scale`; wrapping
-    the encoder component's finish_update is how its weights get their own rate while the
-    heads keep the configured one. Adam is invariant to gradient scale, so the listener's
-    grad_factor cannot do this. `spacy train` and `nlp.update` go through finish_update;
-    calling the transformer's own `update(..., sgd=...)` directly would bypass the scale.
-    """
-    finish_update = pipe.finish_update
-
-    def finish_update_scaled(sgd: Any) -> None:
-        finish_update(ScaledLearnRate(sgd, scale))
-
-    pipe.finish_update = finish_update_scaled
-
-
 def native_bf16_cpu() -> bool:
     """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX). Elsewhere torch
     emulates it, which is slower than float32."""
@@ -139,12 +108,19 @@ def fine_tuning(
         no trainable weight).
     freeze_word_embeddings: freeze only the word-piece embedding matrix.
     encoder_lr_scale: the encoder learns at this x training.optimizer.learn_rate (the heads'
-        rate), e.g. 0.1 for a head at 1e-3 and an encoder at 1e-4.
+        rate), e.g. 0.1 for a head at 1e-3 and an encoder at 1e-4. thinc has one optimizer for
+        the pipeline but takes a learning-rate factor per call, which the encoder's shim passes
+        with each of its weights (`CPUInferenceShim.finish_update`). Adam is invariant to
+        gradient scale, so the listener's grad_factor cannot do this.
     transformer: the name of the transformer component.
     bf16_on_cpu: train a CPU-resident encoder under bfloat16 autocast: true, false, or "auto"
         (on where the CPU has native bf16). Training only; a GPU run uses the model's
         mixed_precision instead.
     """
+
+    if not (isinstance(encoder_lr_scale, (int, float)) and encoder_lr_scale > 0):
+        raise UserError(f"[initialize.after_init] encoder_lr_scale must be a number above 0 (1.0: the heads' "
+                        f"rate); got {encoder_lr_scale!r}.")
 
     def after_init(nlp: Language) -> Language:
         if transformer not in nlp.pipe_names:
@@ -160,11 +136,16 @@ def fine_tuning(
             for key in ("frozen_components", "annotating_components"):
                 if transformer not in training[key]:
                     training[key] = [*training[key], transformer]
+        shim = pipe.model.layers[0].shims[0]
         if encoder_lr_scale != 1.0:
-            scale_learn_rate(pipe, encoder_lr_scale)
+            if not isinstance(shim, CPUInferenceShim):
+                raise UserError(f"[initialize.after_init] encoder_lr_scale = {encoder_lr_scale:g} needs the encoder "
+                                f"architecture that applies it: set [components.{transformer}.model] @architectures = "
+                                "\"spacy_bert_ner.TransformerModel.v1\" (spacy-transformers' TransformerModel.v3 "
+                                "with the same settings), or encoder_lr_scale = 1.0.")
+            shim.learn_rate_scale = encoder_lr_scale
         bf16 = use_bf16(bf16_on_cpu, hf_model)
         if bf16:
-            shim = pipe.model.layers[0].shims[0]
             if isinstance(shim, CPUInferenceShim):
                 shim.bf16_training = True
             elif bf16_on_cpu is True:
@@ -230,9 +211,7 @@ def jsonl_logger(
     score as a fraction (ents_p/r/f, ents_per_type, speed = dev words/s). Below each table row
     it prints the training words/s, which spaCy's table has no column for.
     """
-    from spacy.training.loggers import console_logger_v3
-
-    console = console_logger_v3(progress_bar="eval" if progress_bar else None)
+    console = registry.get("loggers", "spacy.ConsoleLogger.v3")(progress_bar="eval" if progress_bar else None)
 
     def setup(nlp: Language, stdout: IO = sys.stdout, stderr: IO = sys.stderr):
         out = None

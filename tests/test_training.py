@@ -232,13 +232,14 @@ def test_a_training_step_updates_the_weights_as_thincs_shim_does_and_keeps_no_ol
             counts.append(live_tensors())
         return snapshot(nlp)[0]
 
-    upstream, examples = initialized(tiny_transformer, freeze_word_embeddings=False)
+    # thinc's shim has no learning-rate factor of its own: compare at the heads' rate
+    upstream, examples = initialized(tiny_transformer, freeze_word_embeddings=False, encoder_lr_scale=1.0)
     shim = encoder_shim(upstream)
     shim.finish_update = MethodType(PyTorchShim.finish_update, shim)
     upstream_counts, our_counts = [], []
     before = snapshot(upstream)[0]
     expected = steps(upstream, examples, upstream_counts)
-    ours, examples = initialized(tiny_transformer, freeze_word_embeddings=False)
+    ours, examples = initialized(tiny_transformer, freeze_word_embeddings=False, encoder_lr_scale=1.0)
     got = steps(ours, examples, our_counts)
     assert all(b > a for a, b in zip(upstream_counts, upstream_counts[1:]))  # the upstream cause is still there
     assert our_counts[-1] == our_counts[0]
@@ -304,15 +305,29 @@ def test_bf16_setting(tiny_transformer):
     assert not encoder_shim(nlp).bf16_training
     with pytest.raises(UserError, match="bf16_on_cpu must be"):
         initialized(tiny_transformer, bf16_on_cpu="yes")
+
+
+@pytest.mark.parametrize("after_init,error", [
+    ({"bf16_on_cpu": True, "encoder_lr_scale": 1.0}, "bf16_on_cpu = true needs the encoder architecture"),
+    ({"bf16_on_cpu": False, "encoder_lr_scale": 0.1}, "encoder_lr_scale = 0.1 needs the encoder architecture"),
+])
+def test_settings_our_encoder_applies_stop_on_spacy_transformers_own(tiny_transformer, after_init, error):
     config = Config().from_disk(ROOT / "configs" / "ner_trf.cfg", overrides={
-        "components.transformer.model.name": str(tiny_transformer), "initialize.after_init.bf16_on_cpu": True})
+        "components.transformer.model.name": str(tiny_transformer),
+        **{f"initialize.after_init.{k}": v for k, v in after_init.items()}})
     model = config["components"]["transformer"]["model"]  # spacy-transformers' own encoder, as older configs name
     model["@architectures"] = "spacy-transformers.TransformerModel.v3"
     del model["cpu_inference"]
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     examples = [Example(Doc(nlp.vocab, words=[t.text for t in d]), d) for d in gold_docs(nlp.vocab)]
-    with pytest.raises(UserError, match="bf16_on_cpu = true needs the encoder architecture"):
+    with pytest.raises(UserError, match=error):
         nlp.initialize(lambda: examples)
+
+
+def test_encoder_learn_rate_scale_must_be_positive(tiny_transformer):
+    for bad in (0, -0.1):
+        with pytest.raises(UserError, match="encoder_lr_scale must be a number above 0"):
+            initialized(tiny_transformer, encoder_lr_scale=bad)
 
 
 THREE_SENTENCES = [("Anna bor i Berlin .", ["B-PER", "O", "O", "B-LOC", "O"]),

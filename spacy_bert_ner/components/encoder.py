@@ -62,7 +62,7 @@ def build_transformer_model(name: str, get_spans: Callable, tokenizer_config: Di
 
 class CPUInferenceShim(HFShim):
     """HFShim that predicts in the chosen CPU arithmetic, and takes training steps under bf16
-    autocast when the fine-tuning callback asks for it."""
+    autocast and at its own learning rate when the fine-tuning callback asks for them."""
 
     def __init__(self, model: Any, cpu_inference: str, **kwargs: Any):
         super().__init__(model, **kwargs)
@@ -71,6 +71,9 @@ class CPUInferenceShim(HFShim):
         # Training steps under bfloat16 autocast: set by spacy_bert_ner.fine_tuning.v1 (training.py)
         # on a CPU with native bf16. Weights, gradients and the optimizer stay float32.
         self.bf16_training = False
+        # The encoder's learning rate relative to the optimizer's (the heads'): fine_tuning.v1's
+        # encoder_lr_scale, passed to the optimizer with each weight as thinc's `lr_scale`.
+        self.learn_rate_scale = 1.0
 
     def predict(self, inputs: Any) -> Any:
         if self.int8 is not None:
@@ -108,7 +111,8 @@ class CPUInferenceShim(HFShim):
             if torch_data.grad is None:
                 continue
             if not self._grad_scaler.found_inf:  # a step with overflowed gradients is skipped
-                param, _ = optimizer((self.id, name), torch2xp(torch_data.data), torch2xp(torch_data.grad))
+                param, _ = optimizer((self.id, name), torch2xp(torch_data.data), torch2xp(torch_data.grad),
+                                     lr_scale=self.learn_rate_scale)
                 updated = xp2torch(param, device=torch_data.device)
                 if updated.data_ptr() != torch_data.data_ptr():
                     torch_data.data.copy_(updated)

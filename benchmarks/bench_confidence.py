@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Dict, List
 
 import spacy
-from spacy.tokens import DocBin
+
+from spacy_bert_ner.readers.docbin import read_docbin
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "uner_danish_ddt" / "da_ddt-ud-test.iob2"
@@ -29,7 +30,7 @@ COMPONENT = "bert_ner_confidence"
 
 def read_texts(path: Path, nlp) -> List[str]:
     if path.suffix == ".spacy":
-        docs = DocBin().from_disk(path).get_docs(nlp.vocab)
+        docs = read_docbin(path, nlp.vocab)
     else:
         from spacy_bert_ner.readers import read_corpus
 

@@ -234,7 +234,7 @@ def main(argv=None) -> None:
     if args.child:
         return child(args)
 
-    from spacy_bert_ner.training import native_bf16_cpu
+    from spacy_bert_ner.training_hooks import native_bf16_cpu
 
     if not (Path(args.model) / "config.cfg").is_file():
         sys.exit(f"Not a pipeline directory: {args.model} (train one first, e.g. `spacy project run all`).")

@@ -281,12 +281,12 @@ def score_spacy(snapshot: Path, test: Path) -> Dict[str, Any]:
     """Test scores on gold tokens (comparable with the recipe, which only reads gold tokens), timed,
     and on raw text (what the packaged pipeline gets in production) under `raw_text`."""
     import spacy
-    from spacy.tokens import DocBin
 
     from spacy_bert_ner.evaluation import runner, scorer
+    from spacy_bert_ner.readers.docbin import read_docbin
 
     nlp = spacy.load(snapshot)
-    gold = list(DocBin().from_disk(test).get_docs(nlp.vocab))
+    gold = read_docbin(test, nlp.vocab)
 
     def scores(tokenization: str) -> Dict[str, Any]:
         pred = runner.predict(nlp, gold, tokenization)

@@ -28,11 +28,11 @@ Tagged = Tuple[List[str], List[str]]
 def read_sentences(path: Path, lang: str) -> List[Tagged]:
     """(words, IOB2 tags) per gold sentence of a DocBin."""
     import spacy
-    from spacy.tokens import DocBin
 
-    vocab = spacy.blank(lang).vocab
+    from spacy_bert_ner.readers.docbin import read_docbin
+
     sentences = []
-    for doc in DocBin().from_disk(path).get_docs(vocab):
+    for doc in read_docbin(path, spacy.blank(lang).vocab):
         for sent in doc.sents:
             tags = encode_iob2(len(sent), ((e.start - sent.start, e.end - sent.start, e.label_) for e in sent.ents))
             sentences.append(([t.text for t in sent], tags))

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 from spacy.language import Language
-from spacy.tokens import DocBin
 from spacy.training import Corpus, Example
 from spacy.util import registry, resolve_dot_names
 from wasabi import msg
 
 from .errors import UserError
+from .readers.docbin import read_docbin
 
 MAX_EXAMPLES = 5  # misaligned entities shown per file; all are counted
 
@@ -94,7 +94,7 @@ def misaligned_entities(example: Example, check: FileCheck) -> None:
 def file_examples(nlp: Language, corpus: Corpus, path: Path, check: FileCheck, limit: List[int]) -> Iterator[Example]:
     """The examples spaCy's Corpus makes of one file (before augmentation), counting as it goes."""
     docs = []
-    for doc in DocBin().from_disk(path).get_docs(nlp.vocab):
+    for doc in read_docbin(path, nlp.vocab):
         if not len(doc):
             continue
         if corpus.limit >= 1 and limit[0] >= corpus.limit:

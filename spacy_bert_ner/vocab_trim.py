@@ -89,12 +89,11 @@ def read_texts(path: Union[str, Path], encoding: str = "utf-8") -> List[str]:
 
         texts = [line for line in read_text(path, encoding).split("\n") if line.strip()]
     elif suffix == ".spacy":
-        import spacy
-        from spacy.tokens import DocBin
+        from spacy.vocab import Vocab
 
-        if not path.is_file():
-            raise CorpusError(path, None, "not found; check the path")
-        texts = [doc.text for doc in DocBin().from_disk(path).get_docs(spacy.blank("xx").vocab)]
+        from .readers.docbin import read_docbin
+
+        texts = [doc.text for doc in read_docbin(path, Vocab())]
     else:
         from .readers import read_corpus
 

@@ -1,6 +1,4 @@
 """The shipped demo corpus is exactly what its generator writes, and valid input for convert."""
-from pathlib import Path
-
 from spacy_bert_ner.readers import read_corpus
 
 from conftest import DEMO, _load_script

@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from spacy_bert_ner.evaluation import analysis, bootstrap, scorer
-from spacy_bert_ner.evaluation.scorer import Sentence
+from spacy_bert_ner.evaluation.scorer import EvalSentence
 
 seqeval_v1 = pytest.importorskip("seqeval.metrics.v1")
 from seqeval.scheme import IOB2, Entities  # noqa: E402
 
 
-def S(n: int, gold, pred) -> Sentence:
-    return Sentence([f"w{i}" for i in range(n)], list(gold), list(pred))
+def S(n: int, gold, pred) -> EvalSentence:
+    return EvalSentence([f"w{i}" for i in range(n)], list(gold), list(pred))
 
 
 # One sentence per error kind, plus sentences without entities and empty sides.
@@ -35,7 +35,7 @@ FIXTURES = [
 ]
 
 
-def seqeval_scores(sentences: List[Sentence]):
+def seqeval_scores(sentences: List[EvalSentence]):
     y_true = [scorer.iob2_tags(len(s.tokens), s.gold) for s in sentences]
     y_pred = [scorer.iob2_tags(len(s.tokens), s.pred) for s in sentences]
     return seqeval_from_tags(y_true, y_pred)
@@ -104,7 +104,7 @@ def test_random_tag_sequences_match_seqeval(seqs):
     y_true, y_pred = seqs
     gold = Entities(y_true, IOB2).entities
     pred = Entities(y_pred, IOB2).entities
-    sentences = [Sentence(["w"] * len(t), [(e.start, e.end, e.tag) for e in g], [(e.start, e.end, e.tag) for e in p])
+    sentences = [EvalSentence(["w"] * len(t), [(e.start, e.end, e.tag) for e in g], [(e.start, e.end, e.tag) for e in p])
                  for t, g, p in zip(y_true, gold, pred)]
     assert_equal_to_seqeval(scorer.score(sentences), seqeval_from_tags(y_true, y_pred))
 

@@ -7,17 +7,17 @@ from hypothesis import example, given, settings, strategies as st
 from nervaluate import Evaluator
 
 from spacy_bert_ner.evaluation import runner, scorer
-from spacy_bert_ner.evaluation.scorer import SEMEVAL_SCHEMAS, Sentence
+from spacy_bert_ner.evaluation.scorer import SEMEVAL_SCHEMAS, EvalSentence
 
 FIELDS = {"cor": "correct", "inc": "incorrect", "par": "partial", "mis": "missed", "spu": "spurious",
           "possible": "possible", "actual": "actual", "p": "precision", "r": "recall", "f": "f1"}
 
 
-def S(n: int, gold, pred) -> Sentence:
-    return Sentence([f"w{i}" for i in range(n)], list(gold), list(pred))
+def S(n: int, gold, pred) -> EvalSentence:
+    return EvalSentence([f"w{i}" for i in range(n)], list(gold), list(pred))
 
 
-def nervaluate_scores(sentences: List[Sentence]):
+def nervaluate_scores(sentences: List[EvalSentence]):
     """nervaluate on the same spans; its intervals are closed, ours half-open."""
     def docs(side):
         return [[{"label": label, "start": start, "end": end - 1} for start, end, label in getattr(s, side)]
@@ -35,7 +35,7 @@ def ours(scores):
     return pick(scores["semeval"]), {label: pick(per) for label, per in scores["semeval_per_type"].items()}
 
 
-def assert_each_span_counted_once(sentences: List[Sentence], scores):
+def assert_each_span_counted_once(sentences: List[EvalSentence], scores):
     gold = [span for s in sentences for span in s.gold]
     pred = [span for s in sentences for span in s.pred]
     assert set(scores["semeval"]) == set(SEMEVAL_SCHEMAS)

@@ -297,7 +297,7 @@ def test_use_averages_evaluates_and_saves_the_averaged_encoder(tiny_transformer,
 
 
 def test_bf16_setting(tiny_transformer):
-    from spacy_bert_ner.training import native_bf16_cpu
+    from spacy_bert_ner.training_hooks import native_bf16_cpu
 
     nlp, _ = initialized(tiny_transformer, bf16_on_cpu="auto")
     assert encoder_shim(nlp).bf16_training == native_bf16_cpu()
@@ -349,7 +349,7 @@ def three_sentence_doc(vocab, ents=None):
     (14, None, [[0, 1, 2]]),  # the document fits: unchanged
 ])
 def test_sentence_chunks_split_documents_at_sentences_and_keep_every_entity(max_tokens, max_sentences, chunks):
-    from spacy_bert_ner.training import sentence_chunks
+    from spacy_bert_ner.training_hooks import sentence_chunks
 
     nlp = spacy.blank("da")
     doc = three_sentence_doc(nlp.vocab)
@@ -363,7 +363,7 @@ def test_sentence_chunks_split_documents_at_sentences_and_keep_every_entity(max_
 def test_sentence_chunks_cut_long_sentences_and_unsegmented_text_but_never_an_entity():
     """Sentences longer than max_tokens, and text without sentence boundaries, are cut into windows;
     a cut never falls inside an entity, and an entity longer than the limit stays whole."""
-    from spacy_bert_ner.training import sentence_chunks
+    from spacy_bert_ner.training_hooks import sentence_chunks
 
     nlp = spacy.blank("da")
     across = three_sentence_doc(nlp.vocab, ["O"] * 3 + ["B-LOC", "I-LOC", "I-LOC"] + ["O"] * 8)
@@ -389,7 +389,7 @@ def test_sentence_chunks_cut_long_sentences_and_unsegmented_text_but_never_an_en
 
 def test_sentence_chunks_count_the_pipelines_tokens():
     """A gold word the tokenizer splits counts as its tokens: in Chinese, one token per character."""
-    from spacy_bert_ner.training import sentence_chunks
+    from spacy_bert_ner.training_hooks import sentence_chunks
 
     nlp = spacy.blank("zh")
     gold = Doc(nlp.vocab, words=["北京", "是", "中国", "的", "首都"], spaces=[False] * 5,

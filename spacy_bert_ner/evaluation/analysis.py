@@ -19,7 +19,7 @@ spans. Row sums are the gold counts per type, column sums the predicted counts.
 from collections import Counter
 from typing import Dict, Iterator, List, Optional, Sequence
 
-from .scorer import Sentence, Span
+from .scorer import EvalSentence, LabeledSpan
 
 ERROR_KINDS = ("wrong_type", "too_wide", "too_narrow", "overlap", "wrong_type_and_boundary",
                "merged", "split", "missed", "spurious")
@@ -37,12 +37,12 @@ ERROR_DESCRIPTIONS = {
 MISSED, SPURIOUS = "missed", "spurious"
 
 
-def shared(a: Span, b: Span) -> int:
+def shared(a: LabeledSpan, b: LabeledSpan) -> int:
     """Length of the part two half-open intervals share (0 or less: they do not overlap)."""
     return min(a[1], b[1]) - max(a[0], b[0])
 
 
-def classify(gold: Span, pred: Span) -> str:
+def classify(gold: LabeledSpan, pred: LabeledSpan) -> str:
     (gs, ge, gl), (ps, pe, pl) = gold, pred
     if (gs, ge) == (ps, pe):
         return "wrong_type"
@@ -55,7 +55,7 @@ def classify(gold: Span, pred: Span) -> str:
     return "overlap"
 
 
-def pair(gold: Sequence[Span], pred: Sequence[Span]) -> Dict[int, int]:
+def pair(gold: Sequence[LabeledSpan], pred: Sequence[LabeledSpan]) -> Dict[int, int]:
     """Gold index -> prediction index of the one-to-one pairing described above."""
     candidates = sorted((-shared(g, p), g[:2] != p[:2], g[2] != p[2], i, j)
                         for i, g in enumerate(gold) for j, p in enumerate(pred) if shared(g, p) > 0)
@@ -68,7 +68,7 @@ def pair(gold: Sequence[Span], pred: Sequence[Span]) -> Dict[int, int]:
     return pairs
 
 
-def align(sent: Sentence) -> Iterator[Dict[str, object]]:
+def align(sent: EvalSentence) -> Iterator[Dict[str, object]]:
     """Yield {"kind", "gold", "pred"} for each gold span in order, then each unpaired prediction.
 
     Correct pairs are included; an unpaired span also carries "overlapping", the spans of the
@@ -89,7 +89,7 @@ def align(sent: Sentence) -> Iterator[Dict[str, object]]:
             yield {"kind": "split" if overlapping else SPURIOUS, "gold": None, "pred": p, "overlapping": overlapping}
 
 
-def span_record(sent: Sentence, span: Optional[Span]) -> Optional[Dict[str, object]]:
+def span_record(sent: EvalSentence, span: Optional[LabeledSpan]) -> Optional[Dict[str, object]]:
     if span is None:
         return None
     start, end, label = span
@@ -97,7 +97,7 @@ def span_record(sent: Sentence, span: Optional[Span]) -> Optional[Dict[str, obje
     return {"start": start, "end": end, "label": label, "text": text}
 
 
-def analyse(sentences: Sequence[Sentence], n_examples: int = 3) -> Dict[str, object]:
+def analyse(sentences: Sequence[EvalSentence], n_examples: int = 3) -> Dict[str, object]:
     """Confusion matrix, error counts with examples, and one record per error.
 
     Cells count the pairing of the module docstring, so the diagonal is correct spans plus

@@ -1,14 +1,14 @@
 """Run a pipeline over a gold corpus and write metrics, report, errors and plots.
 
 This is the only part of evaluation that needs a model; it turns gold and predicted Docs
-into `Sentence`s and hands them to the pure scorer and analysis.
+into `EvalSentence`s and hands them to the pure scorer and analysis.
 """
 from bisect import bisect_right
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
 from wasabi import msg
 
 from ..errors import UserError
@@ -17,9 +17,10 @@ from ..jsonfiles import write_json, write_jsonl
 from ..loading import load_pipeline
 from ..chunks import inside_entities
 from ..long_texts import Entity, pipe_entities
+from ..readers.docbin import read_docbin
 from ..components.confidence import DEFAULT_SPANS_KEY, calibrated, scoring_pipe
 from . import analysis, bootstrap, calibration, compare as compare_mod, report, scorer
-from .scorer import GOLD_TOKENS, RAW_TEXT, Sentence
+from .scorer import GOLD_TOKENS, RAW_TEXT, EvalSentence
 
 
 def read_gold(path: Path, nlp: Language) -> Tuple[List[Doc], Optional[Dict[str, object]]]:
@@ -42,13 +43,7 @@ def read_gold(path: Path, nlp: Language) -> Tuple[List[Doc], Optional[Dict[str, 
     if not files:
         raise UserError(f"{path}: a directory without .spacy files. Pass a directory written by "
                         "`spacy-bert-ner convert`, a .spacy file, or a corpus file.")
-    docs = []
-    for file in files:
-        try:
-            docs.extend(DocBin().from_disk(file).get_docs(nlp.vocab))
-        except Exception as err:  # DocBin raises ValueError/KeyError/msgpack errors on foreign files
-            raise UserError(f"{file}: not a readable spaCy DocBin ({type(err).__name__}: {err}). "
-                            "Recreate it with `spacy-bert-ner convert`.")
+    docs = [doc for file in files for doc in read_docbin(file, nlp.vocab)]
     if not docs:
         raise UserError(f"{path}: contains no documents; nothing to evaluate.")
     return docs, None
@@ -109,7 +104,7 @@ def by_unit(spans: List[Tuple[int, int, str]], bounds: List[int]) -> List[List[T
     return groups
 
 
-def to_sentences(gold: Doc, pred: List[Entity], tokenization: str) -> Tuple[List[Sentence], int, int]:
+def to_sentences(gold: Doc, pred: List[Entity], tokenization: str) -> Tuple[List[EvalSentence], int, int]:
     """A document as bootstrap units (see `unit_bounds`) with gold and predicted spans.
 
     Spans are token offsets on gold tokens and character offsets into the unit's text on raw
@@ -136,7 +131,7 @@ def to_sentences(gold: Doc, pred: List[Entity], tokenization: str) -> Tuple[List
         crossing += sum(1 for _, e, _ in pred_by_unit[i] if e > bounds[i + 1] - bounds[i])
         token_chars = None if tokenization == GOLD_TOKENS else [
             (t.idx - ca, t.idx + len(t.text) - ca) for t in gold[a:b]]
-        units.append(Sentence(tokens[a:b], gold_by_unit[i], pred_by_unit[i], text[ca:cb].rstrip(), token_chars))
+        units.append(EvalSentence(tokens[a:b], gold_by_unit[i], pred_by_unit[i], text[ca:cb].rstrip(), token_chars))
     return units, n_uncut, crossing
 
 
@@ -223,7 +218,7 @@ def evaluate(model: str, data: Path, output: Path, training_log: Optional[Path] 
                             training_points=points, other=other, seed=seed, n_bootstrap=n_bootstrap)
 
 
-def score_units(sentences: List[Sentence], seed: int, n_bootstrap: int
+def score_units(sentences: List[EvalSentence], seed: int, n_bootstrap: int
                 ) -> Tuple[Dict[str, object], Dict[str, object], List[Dict[str, object]]]:
     """Every score of one tokenization: (metrics, per-sentence counts for --compare, error records)."""
     metrics: Dict[str, object] = dict(scorer.score(sentences))
@@ -238,8 +233,8 @@ def score_units(sentences: List[Sentence], seed: int, n_bootstrap: int
 
 
 def write_evaluation(
-    sentences: List[Sentence], output: Path, *, model: str, data: str, n_docs: int,
-    tokenization: str = GOLD_TOKENS, gold_tokens: Optional[List[Sentence]] = None,
+    sentences: List[EvalSentence], output: Path, *, model: str, data: str, n_docs: int,
+    tokenization: str = GOLD_TOKENS, gold_tokens: Optional[List[EvalSentence]] = None,
     crossing: Optional[Dict[str, int]] = None, notes: Optional[Dict[str, object]] = None,
     reader: Optional[Dict[str, object]] = None,
     training_points: Optional[List[Dict[str, object]]] = None,

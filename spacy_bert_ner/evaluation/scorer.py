@@ -16,16 +16,15 @@ from bisect import bisect_right
 from collections import Counter
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
-from ..readers.schemes import encode_iob2 as iob2_tags
+from ..readers.schemes import LabeledSpan, encode_iob2 as iob2_tags
 
-Span = Tuple[int, int, str]
 # What the pipeline ran on: the raw text with its own tokenizer (what production gets), or the
 # gold tokens (what CoNLL/seqeval figures measure).
 RAW_TEXT, GOLD_TOKENS = "raw_text", "gold_tokens"
 TOKENIZATIONS = {RAW_TEXT: "raw text", GOLD_TOKENS: "gold tokens"}
 
 
-def fingerprint(units: Iterable[Tuple[Sequence[str], Sequence[Span]]]) -> str:
+def fingerprint(units: Iterable[Tuple[Sequence[str], Sequence[LabeledSpan]]]) -> str:
     """A digest of a corpus's tokens and gold spans, unit by unit: `evaluate --compare` pairs two
     runs' bootstrap only on the same test sentences, and `cv` resumes folds only on the same corpus."""
     digest = hashlib.sha1()
@@ -34,7 +33,7 @@ def fingerprint(units: Iterable[Tuple[Sequence[str], Sequence[Span]]]) -> str:
     return digest.hexdigest()
 
 
-class Sentence(NamedTuple):
+class EvalSentence(NamedTuple):
     """A unit of evaluation: its gold tokens, gold and predicted spans, and text.
 
     Spans are token offsets, or, when `token_chars` gives each token's (start, end) in `text`,
@@ -43,13 +42,13 @@ class Sentence(NamedTuple):
     """
 
     tokens: List[str]
-    gold: List[Span]
-    pred: List[Span]
+    gold: List[LabeledSpan]
+    pred: List[LabeledSpan]
     text: str = ""
     token_chars: Optional[List[Tuple[int, int]]] = None
 
 
-def token_tags(sent: Sentence, spans: Sequence[Span]) -> List[str]:
+def token_tags(sent: EvalSentence, spans: Sequence[LabeledSpan]) -> List[str]:
     """The IOB2 tag of each gold token under `spans`; with character spans, a token only partly
     inside a span gets the tag "X", which equals no gold tag."""
     n = len(sent.tokens)
@@ -77,7 +76,7 @@ def prf(tp: int, n_pred: int, n_gold: int) -> Dict[str, float]:
     return {"p": p, "r": r, "f": f}
 
 
-def sentence_counts(sent: Sentence) -> Dict[str, List[int]]:
+def sentence_counts(sent: EvalSentence) -> Dict[str, List[int]]:
     """Per-label [true positives, false positives, false negatives] of one sentence."""
     gold, pred = Counter(sent.gold), Counter(sent.pred)
     counts: Dict[str, List[int]] = {}
@@ -125,7 +124,7 @@ def strict_scores(counts: Dict[str, List[int]]) -> Dict[str, object]:
     }
 
 
-def token_accuracy(sentences: Sequence[Sentence]) -> float:
+def token_accuracy(sentences: Sequence[EvalSentence]) -> float:
     """Share of tokens whose predicted IOB2 tag equals the gold tag, O included."""
     right = total = 0
     for sent in sentences:
@@ -149,13 +148,13 @@ SEMEVAL_CORRECT = {
 SEMEVAL_SCHEMAS = tuple(SEMEVAL_CORRECT)
 
 
-def semeval_overlaps(gold: Span, pred: Span) -> bool:
+def semeval_overlaps(gold: LabeledSpan, pred: LabeledSpan) -> bool:
     """nervaluate's overlap test, on half-open intervals (nervaluate's are closed)."""
     shared = min(gold[1], pred[1]) - max(gold[0], pred[0])
     return shared > 0 and shared / (gold[1] - gold[0]) * 100.0 >= MIN_OVERLAP_PERCENT
 
 
-def semeval_counts(gold: Sequence[Span], pred: Sequence[Span]) -> Dict[str, Counter]:
+def semeval_counts(gold: Sequence[LabeledSpan], pred: Sequence[LabeledSpan]) -> Dict[str, Counter]:
     """COR/INC/PAR/MIS/SPU counts of one sentence per schema, as nervaluate 1.2 counts them.
 
     Predictions are taken in order, and each is matched with at most one overlapping gold
@@ -185,7 +184,7 @@ def semeval_counts(gold: Sequence[Span], pred: Sequence[Span]) -> Dict[str, Coun
     return counts
 
 
-def semeval_scores(sentences: Sequence[Sentence], label: Optional[str] = None) -> Dict[str, Dict[str, float]]:
+def semeval_scores(sentences: Sequence[EvalSentence], label: Optional[str] = None) -> Dict[str, Dict[str, float]]:
     """SemEval-2013 scores: strict/exact count only COR; partial/ent_type give PAR half.
 
     With `label`, only gold and predicted spans of that type take part, as in nervaluate's
@@ -214,7 +213,7 @@ def semeval_scores(sentences: Sequence[Sentence], label: Optional[str] = None) -
     return result
 
 
-def score(sentences: Sequence[Sentence]) -> Dict[str, object]:
+def score(sentences: Sequence[EvalSentence]) -> Dict[str, object]:
     """All span-level scores of a corpus (without bootstrap intervals or error analysis)."""
     scores = strict_scores(sum_counts(sentence_counts(s) for s in sentences))
     scores["ents_token_acc"] = token_accuracy(sentences)

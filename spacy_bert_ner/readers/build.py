@@ -14,7 +14,7 @@ from spacy.vocab import Vocab
 from ..errors import CorpusError
 from .report import FileReport
 from .schemes import SCHEMES, TagError, check_scheme, decode, detect_scheme, parse_tag
-from .sentences import Sentence
+from .sentences import TaggedSentence
 
 DEFAULT_N_SENTS = 10
 
@@ -35,7 +35,7 @@ def text_spaces(words: List[str], text: str) -> Optional[List[bool]]:
     return spaces
 
 
-def surface_tokens(sent: Sentence, spaces: List[bool]) -> Tuple[List[str], List[bool], List[int]]:
+def surface_tokens(sent: TaggedSentence, spaces: List[bool]) -> Tuple[List[str], List[bool], List[int]]:
     """The tokens as written (a multiword token as one: `na`, not `em a`), their spaces, and the
     token index of each syntactic word."""
     if not sent.merges:
@@ -54,7 +54,7 @@ def surface_tokens(sent: Sentence, spaces: List[bool]) -> Tuple[List[str], List[
     return tokens, token_spaces, index
 
 
-def merge_spans(sent: Sentence, spans: List[Tuple[int, int, str]], index: List[int], report: FileReport,
+def merge_spans(sent: TaggedSentence, spans: List[Tuple[int, int, str]], index: List[int], report: FileReport,
                 ) -> List[Tuple[int, int, str]]:
     """Word spans -> token spans. An entity edge inside a multiword token widens the entity to the
     whole token (reported with the token's line); an entity that then overlaps the one before it
@@ -96,10 +96,10 @@ def count_misaligned(doc: Doc, tokens: Doc, report: FileReport, line_of: Callabl
                            "split it out, so training on raw text loses it")
 
 
-def group_documents(sentences: List[Sentence], n_sents: int) -> Iterator[List[Sentence]]:
+def group_documents(sentences: List[TaggedSentence], n_sents: int) -> Iterator[List[TaggedSentence]]:
     """Documents at the file's markers if it has any, else every `n_sents` sentences."""
     if any(s.new_doc for s in sentences):
-        doc: List[Sentence] = []
+        doc: List[TaggedSentence] = []
         for sent in sentences:
             if sent.new_doc and doc:
                 yield doc
@@ -113,7 +113,7 @@ def group_documents(sentences: List[Sentence], n_sents: int) -> Iterator[List[Se
             yield sentences[i : i + size]
 
 
-def resolve_scheme(path: str, sentences: List[Sentence], scheme: str) -> str:
+def resolve_scheme(path: str, sentences: List[TaggedSentence], scheme: str) -> str:
     """Check every distinct tag parses (and fits a forced scheme); return the scheme."""
     if scheme != "auto" and scheme not in SCHEMES:
         raise CorpusError(path, None, f"unknown scheme {scheme!r}; use auto or one of {', '.join(SCHEMES)}")
@@ -138,7 +138,7 @@ def resolve_scheme(path: str, sentences: List[Sentence], scheme: str) -> str:
 
 def sentences_to_docs(
     path: str,
-    sentences: List[Sentence],
+    sentences: List[TaggedSentence],
     vocab: Vocab,
     report: FileReport,
     scheme: str = "auto",

@@ -15,7 +15,7 @@ from typing import List, Optional, Tuple
 from ..errors import CorpusError
 from .report import FileReport
 from .schemes import is_tag
-from .sentences import Sentence
+from .sentences import TaggedSentence
 
 SNIFF_LINES = 2000
 MISC_COL = 9
@@ -130,12 +130,12 @@ def sniff_layout(
     )
 
 
-def read_columns(path: str, lines: List[str], layout: Layout, report: FileReport) -> List[Sentence]:
+def read_columns(path: str, lines: List[str], layout: Layout, report: FileReport) -> List[TaggedSentence]:
     """Read sentences; stop with file:line at the first line that does not fit the layout."""
     sep, n_cols, token_col, tag_col = layout.sep, layout.n_cols, layout.token_col, layout.tag_col
     conllu, has_ids = layout.conllu, layout.has_ids
     misc_prefix = f"{layout.misc_key}=" if layout.misc_key else ""
-    sentences: List[Sentence] = []
+    sentences: List[TaggedSentence] = []
     words: List[str] = []
     tags: List[str] = []
     nums: List[int] = []
@@ -152,7 +152,7 @@ def read_columns(path: str, lines: List[str], layout: Layout, report: FileReport
         nonlocal words, tags, nums, spaces, text, text_line, new_doc, merges, mwt_end
         if words:
             sentences.append(
-                Sentence(words, tags, nums, spaces if conllu else None, text, text_line, new_doc, merges)
+                TaggedSentence(words, tags, nums, spaces if conllu else None, text, text_line, new_doc, merges)
             )
             new_doc = False
         words, tags, nums, spaces, text, text_line, merges, mwt_end = [], [], [], [], None, None, [], 0

@@ -13,10 +13,10 @@ counted.
 from pathlib import Path
 from typing import Iterable, List, Tuple
 
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from ..errors import CorpusError
+from .docbin import read_docbin
 from .schemes import encode_iob2
 
 
@@ -59,12 +59,7 @@ def docs_to_text(docs: Iterable[Doc], plain: bool = False) -> Tuple[str, int]:
 
 def export(data: Path, output: Path, plain: bool = False) -> Tuple[int, int, int]:
     """Write `data` (.spacy) to `output` as IOB2; return (documents, entities, whitespace tokens left out)."""
-    if not Path(data).is_file():
-        raise CorpusError(data, None, "not found; give a .spacy file written by convert or spacy")
-    try:
-        docs = list(DocBin().from_disk(data).get_docs(Vocab()))
-    except (ValueError, KeyError, TypeError) as err:
-        raise CorpusError(data, None, f"cannot read it as a .spacy DocBin ({err})") from None
+    docs = read_docbin(data, Vocab())
     text, skipped = docs_to_text(docs, plain)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf8")

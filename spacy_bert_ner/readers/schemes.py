@@ -13,7 +13,7 @@ _PREFIXES = {"iob1": "BI", "iob2": "BI", "bioes": "BIES", "bilou": "BILU"}
 _CANONICAL = {"B": "B", "I": "I", "E": "E", "L": "E", "S": "S", "U": "S"}
 
 Tag = Tuple[str, str]  # (prefix in B/I/E/S/O, label)
-Span = Tuple[int, int, str]  # (start, end) token offsets in a sentence, label
+LabeledSpan = Tuple[int, int, str]  # (start, end, label): token or character offsets, end exclusive
 
 
 class TagError(ValueError):
@@ -87,13 +87,13 @@ def check_scheme(tag: str, scheme: str) -> None:
         )
 
 
-def decode(tags: List[str], scheme: str) -> Tuple[List[Span], List[int]]:
+def decode(tags: List[str], scheme: str) -> Tuple[List[LabeledSpan], List[int]]:
     """Decode one sentence's tags into spans, and the start tokens of repaired spans.
 
     A span is repaired where it starts on I-/E- without a B- of its label before it
     (IOB2, BIOES, BILOU), or where a BIOES/BILOU span ends without its E-/L- tag.
     """
-    spans: List[Span] = []
+    spans: List[LabeledSpan] = []
     repaired: List[int] = []
     strict_ends = scheme in ("bioes", "bilou")
     counts_orphans = scheme != "iob1"
@@ -128,7 +128,7 @@ def decode(tags: List[str], scheme: str) -> Tuple[List[Span], List[int]]:
     return spans, repaired
 
 
-def encode_iob2(length: int, spans: Iterable[Span]) -> List[str]:
+def encode_iob2(length: int, spans: Iterable[LabeledSpan]) -> List[str]:
     """IOB2 tags for non-overlapping spans over `length` tokens."""
     tags = ["O"] * length
     for start, end, label in spans:

@@ -2,7 +2,7 @@
 from typing import List, Optional, Tuple
 
 
-class Sentence:
+class TaggedSentence:
     """A sentence as read from a file, before tags are decoded into spans.
 
     `lines` holds each token's line number, so any later problem can name its line;

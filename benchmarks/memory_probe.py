@@ -29,7 +29,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from .bench_train_step import training_steps
 from .time_marks import process_memory_mb
@@ -42,17 +42,23 @@ class MallInfo2(ctypes.Structure):
         "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
 
 
-def held(nlp, first_counts: Dict[str, int]) -> Dict[str, Any]:
-    """What holds memory now (see the module docstring); `first_counts` is filled on the first call."""
+def live_tensors() -> List[Any]:
+    """Every torch tensor the garbage collector reaches, after a collection."""
     import torch
 
+    gc.collect()
+    with warnings.catch_warnings():  # isinstance touches torch.distributed's deprecated reduce_op
+        warnings.simplefilter("ignore", FutureWarning)
+        return [obj for obj in gc.get_objects() if isinstance(obj, torch.Tensor)]
+
+
+def held(nlp, first_counts: Dict[str, int]) -> Dict[str, Any]:
+    """What holds memory now (see the module docstring); `first_counts` is filled on the first call."""
     libc = ctypes.CDLL("libc.so.6")
     libc.mallinfo2.restype = MallInfo2
     info = libc.mallinfo2()
+    tensors = live_tensors()
     counts = collections.Counter(type(obj).__qualname__ for obj in gc.get_objects())
-    with warnings.catch_warnings():  # isinstance touches torch.distributed's deprecated reduce_op
-        warnings.simplefilter("ignore", FutureWarning)
-        tensors = [obj for obj in gc.get_objects() if isinstance(obj, torch.Tensor)]
     if not first_counts:
         first_counts.update(counts)
     grown = sorted(((counts[k] - first_counts.get(k, 0), k) for k in counts), reverse=True)[:8]

@@ -7,6 +7,8 @@ A torch Linear layer in thinc's PyTorchWrapper, one Adam step at a time. After e
 and stays flat with spacy_bert_ner's (components/encoder.py, `CPUInferenceShim.finish_update`,
 says why). Prints both counts; exits 1 if thinc's shim no longer grows (the upstream cause is gone
 and the override can go) or ours does.
+Self-contained, so that it can go into an upstream report as it is: it imports nothing from
+benchmarks/, and counts tensors as benchmarks/memory_probe.py's `live_tensors` does.
 """
 import argparse
 import gc

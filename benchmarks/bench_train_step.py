@@ -43,8 +43,8 @@ WARMUP_STEPS = 3
 
 def training_steps(config: Path, encoder: str, train: Path, dev: Path, lang: str, overrides: Dict[str, Any]):
     """The pipeline, its resolved [training] block, the training examples (augmenter applied, in
-    corpus order) and a function taking one step as `spacy train` does: `nlp.update` plus every
-    component's `finish_update` and the schedules' step. Shared with memory_probe and gpu_check."""
+    corpus order) and a function taking one step as `spacy train` does: `[training.before_update]`,
+    `nlp.update`, every component's `finish_update` and the schedules' step. Shared with memory_probe and gpu_check."""
     from spacy.training.initialize import init_nlp
     from spacy.util import load_config, registry
 
@@ -57,8 +57,12 @@ def training_steps(config: Path, encoder: str, train: Path, dev: Path, lang: str
     examples = list(corpus(nlp))
     optimizer = training["optimizer"]
     trainable = [proc for _, proc in nlp.pipeline if getattr(proc, "is_trainable", False)]
+    before_update, steps = training["before_update"], [0]
 
-    def step(batch):
+    def step(batch, epoch: int = 0):
+        if before_update:
+            before_update(nlp, {"step": steps[0], "epoch": epoch})
+        steps[0] += 1
         nlp.update(batch, sgd=False, drop=training["dropout"])
         for proc in trainable:
             proc.finish_update(optimizer)

@@ -132,14 +132,15 @@ def ray_written(model: str, input_path: Union[str, Path], engine: RayEngine, *, 
                                    "batch_size": batch_size, "split_chars": split_chars,
                                    "min_score": min_score})
         try:
-            # An input of fewer blocks than workers (a small file) leaves some actors idle; Ray
-            # warns of it, and there is nothing for the user to change.
-            warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
-            for row in dataset.iter_rows():
-                if row["problem"]:
-                    (too_long if row["too_long"] else skip)(row["problem"])
-                else:
-                    yield Written(*(row[key] for key in Written._fields))
+            with warnings.catch_warnings():
+                # An input of fewer blocks than workers (a small file) leaves some actors idle; Ray
+                # warns of it, and there is nothing for the user to change.
+                warnings.filterwarnings("ignore", message="The minimum number of concurrent actors", module="ray")
+                for row in dataset.iter_rows():
+                    if row["problem"]:
+                        (too_long if row["too_long"] else skip)(row["problem"])
+                    else:
+                        yield Written(*(row[key] for key in Written._fields))
         except ray.exceptions.RayError as err:
             raise _user_error(err) or err
 

@@ -1,11 +1,15 @@
 """Training behaviours named in the configs: layer freezing, encoder learning rate, bf16 on CPU,
-sentence chunks, JSONL log.
+the allocator (mmap threshold, trimming), sentence chunks, JSONL log.
 
+`spacy_bert_ner.malloc_mmap_threshold.v1` runs as `[initialize.before_init]`,
+`spacy_bert_ner.malloc_trim.v1` as `[training.before_update]`;
 `spacy_bert_ner.fine_tuning.v1` runs as `[initialize.after_init]`, when the Hugging Face model
 has been loaded and before the first update; `spacy_bert_ner.sentence_chunks.v1` is the
 `[corpora.train.augmenter]`; `spacy_bert_ner.jsonl_logger.v1` is the `[training.logger]`.
 """
+import ctypes
 import json
+import platform
 import sys
 import time
 from pathlib import Path
@@ -89,6 +93,68 @@ def use_bf16(setting: Union[bool, str], hf_model: Any) -> bool:
         raise UserError(f"bf16_on_cpu must be true, false or \"auto\"; got {setting!r}.")
     on_cpu = next(hf_model.parameters()).device.type == "cpu"
     return on_cpu and (setting is True or (setting == "auto" and native_bf16_cpu()))
+
+
+M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
+MAX_MMAP_THRESHOLD_MB = 32  # glibc refuses more than HEAP_MAX_SIZE / 2 on 64-bit
+
+
+@registry.callbacks("spacy_bert_ner.malloc_mmap_threshold.v1")
+def malloc_mmap_threshold(threshold_mb: float = 1.0) -> Callable[[Language], Language]:
+    """Fix glibc's mmap threshold for the training process, so that freed batch buffers go back to the OS.
+
+    glibc serves blocks above its mmap threshold with their own mmap and unmaps them on free, but
+    it raises the threshold to the size of every mmapped block freed (up to 32 MB). After the first
+    steps the encoder's activations and gradients, a different size with every batch's shape, come
+    from the heap instead, and a heap of blocks of changing sizes fragments: bytes in use stay flat
+    while the free bytes glibc keeps, and resident memory, grow with the steps
+    (`benchmarks/memory_probe.py --inspect` shows both). Setting the threshold (mallopt
+    M_MMAP_THRESHOLD, as the MALLOC_MMAP_THRESHOLD_ environment variable would) also turns that
+    adjustment off, so blocks of `threshold_mb` and above are mapped and returned every time.
+
+    threshold_mb: 0 leaves glibc's dynamic threshold; at most 32. On a C library other than glibc
+    (macOS, musl) there is nothing to set, and training says so once.
+    """
+    if not (isinstance(threshold_mb, (int, float)) and 0 <= threshold_mb <= MAX_MMAP_THRESHOLD_MB):
+        raise UserError(f"[initialize.before_init] threshold_mb is in MB, from 0 (glibc's default) to "
+                        f"{MAX_MMAP_THRESHOLD_MB}; got {threshold_mb!r}.")
+
+    def before_init(nlp: Language) -> Language:
+        if not threshold_mb:
+            return nlp
+        if platform.libc_ver()[0] != "glibc":
+            msg.info("[initialize.before_init] malloc_mmap_threshold: not glibc, so nothing to set")
+            return nlp
+        if ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, int(threshold_mb * 2**20)) != 1:
+            raise UserError(f"[initialize.before_init] glibc refused an mmap threshold of {threshold_mb:g} MB; "
+                            "set threshold_mb lower, or 0 to leave glibc's default.")
+        return nlp
+
+    return before_init
+
+
+@registry.callbacks("spacy_bert_ner.malloc_trim.v1")
+def malloc_trim(every_steps: int = 100) -> Callable[[Language, Dict[str, Any]], None]:
+    """Hand the free pages glibc keeps back to the OS every `every_steps` training steps.
+
+    Even with a fixed mmap threshold (`malloc_mmap_threshold.v1`) the heap fragments: the bytes in
+    use stay flat through training while the free bytes between them grow, and each was touched
+    once, so it stays resident. glibc's `malloc_trim(0)` releases every whole free page inside the
+    heap (not only at its top), which keeps resident memory at what is in use. It takes
+    milliseconds; a step takes from tens of milliseconds (GPU) to a second (CPU).
+
+    every_steps: at least 1. On a C library other than glibc there is nothing to trim.
+    """
+    if not (isinstance(every_steps, int) and not isinstance(every_steps, bool) and every_steps >= 1):
+        raise UserError(f"[training.before_update] every_steps is a whole number of steps, at least 1; "
+                        f"got {every_steps!r}.")
+    trim = ctypes.CDLL(None).malloc_trim if platform.libc_ver()[0] == "glibc" else None
+
+    def before_update(nlp: Language, args: Dict[str, Any]) -> None:
+        if trim is not None and args["step"] and args["step"] % every_steps == 0:
+            trim(0)
+
+    return before_update
 
 
 @registry.callbacks("spacy_bert_ner.fine_tuning.v1")

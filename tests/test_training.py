@@ -11,6 +11,7 @@ from spacy.training.initialize import init_nlp
 from spacy.training.loop import train
 from thinc.api import Adam, ArgsKwargs, Config, fix_random_seed
 
+from benchmarks.memory_probe import live_tensors
 from spacy_bert_ner.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,16 +207,6 @@ def test_bf16_autocast_on_cpu_trains_a_float32_model(tiny_transformer, tmp_path)
     assert all(torch.equal(state[n], p) for n, p in after.items())
 
 
-def live_tensors() -> int:
-    import gc
-    import warnings
-
-    gc.collect()
-    with warnings.catch_warnings():  # isinstance touches torch.distributed's deprecated reduce_op
-        warnings.simplefilter("ignore", FutureWarning)
-        return sum(isinstance(obj, torch.Tensor) for obj in gc.get_objects())
-
-
 def test_a_training_step_updates_the_weights_as_thincs_shim_does_and_keeps_no_old_tensors(tiny_transformer):
     """CPUInferenceShim.finish_update replaces thinc's PyTorchShim.finish_update, which keeps one
     tensor per parameter alive from every step (benchmarks/repro_thinc_shim_chain.py): the same
@@ -229,7 +220,7 @@ def test_a_training_step_updates_the_weights_as_thincs_shim_does_and_keeps_no_ol
         fix_random_seed(0)  # the encoder's own dropout draws from torch's generator
         for _ in range(4):
             train_step(nlp, examples, sgd)
-            counts.append(live_tensors())
+            counts.append(len(live_tensors()))
         return snapshot(nlp)[0]
 
     # thinc's shim has no learning-rate factor of its own: compare at the heads' rate
@@ -329,6 +320,93 @@ def test_encoder_learn_rate_scale_must_be_positive(tiny_transformer):
         with pytest.raises(UserError, match="encoder_lr_scale must be a number above 0"):
             initialized(tiny_transformer, encoder_lr_scale=bad)
 
+
+
+# Runs in a fresh interpreter: glibc's threshold is process-wide, and a training test before this
+# one may have fixed it already. Freeing a 30 MB mapped block raises glibc's dynamic threshold to
+# 30 MB, so a 24 MB block then comes from the heap, unless the threshold is fixed below it, when it
+# is mapped (mallinfo2's hblkhd, the bytes in mapped blocks, grows by it).
+MMAP_CHECK = """
+import ctypes, json, sys
+from benchmarks.memory_probe import MallInfo2
+from spacy.util import registry
+import spacy_bert_ner
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.free(libc.malloc(30 << 20))
+registry.callbacks.get("spacy_bert_ner.malloc_mmap_threshold.v1")(threshold_mb=float(sys.argv[1]))(None)
+before = libc.mallinfo2().hblkhd
+block = libc.malloc(24 << 20)
+print(json.dumps(libc.mallinfo2().hblkhd - before >= 24 << 20))
+libc.free(block)
+"""
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="glibc's mallopt")
+@pytest.mark.parametrize("threshold_mb, mapped", [(1, True), (0, False)])
+def test_mmap_threshold_maps_batch_sized_blocks_again(threshold_mb, mapped):
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", MMAP_CHECK, str(threshold_mb)], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent,
+                         env={k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")})
+    assert json.loads(out.stdout.strip().splitlines()[-1]) is mapped
+
+
+def resident_mb() -> float:
+    from benchmarks.time_marks import process_memory_mb
+
+    return process_memory_mb()["VmRSS"]
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
+def test_malloc_trim_returns_freed_heap_pages_every_n_steps():
+    """200 MB of small heap blocks, touched and freed, stay resident behind a block that pins the
+    heap's top, until the step the callback trims on."""
+    import ctypes
+
+    from spacy.util import registry
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    size = 64 << 10  # below any mmap threshold: from the heap
+    blocks = [libc.malloc(size) for _ in range(3200)]
+    pin = libc.malloc(size)
+    for block in blocks:
+        ctypes.memset(block, 1, size)
+    for block in blocks:
+        libc.free(block)
+    try:
+        before_update = registry.callbacks.get("spacy_bert_ner.malloc_trim.v1")(every_steps=100)
+        kept = resident_mb()
+        before_update(None, {"step": 99, "epoch": 0})
+        assert resident_mb() > kept - 50
+        before_update(None, {"step": 100, "epoch": 0})
+        assert resident_mb() < kept - 150
+    finally:
+        libc.free(pin)
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True])
+def test_malloc_trim_every_steps_names_the_setting(bad):
+    from spacy.util import registry
+
+    with pytest.raises(UserError, match=r"\[training.before_update\] every_steps"):
+        registry.callbacks.get("spacy_bert_ner.malloc_trim.v1")(every_steps=bad)
+
+
+@pytest.mark.parametrize("bad", [-1, 33, "1MB"])
+def test_mmap_threshold_out_of_range_names_the_setting(bad):
+    from spacy.util import registry
+
+    with pytest.raises(UserError, match=r"\[initialize.before_init\] threshold_mb"):
+        registry.callbacks.get("spacy_bert_ner.malloc_mmap_threshold.v1")(threshold_mb=bad)
 
 THREE_SENTENCES = [("Anna bor i Berlin .", ["B-PER", "O", "O", "B-LOC", "O"]),
                    ("Peter arbejder hos Novo Nordisk .", ["B-PER", "O", "O", "B-ORG", "I-ORG", "O"]),

@@ -12,6 +12,10 @@ the config's own train reader and batcher, with no evaluation. Variants:
 - `documents_bf16`, `chunks_fp32`: one of the two changes;
 - `chunks_bf16`: the configs' defaults on a CPU with native bf16;
 - `sentences_fp32`, `sentences_bf16`: single sentences (`max_sentences = 1`) instead of chunks.
+- `chunks_bf16_glibc_default`: `chunks_bf16` with glibc's own allocator behaviour (its dynamic
+  mmap threshold, no trimming): what the configs' memory settings cost in speed;
+  `chunks_bf16_mmap256k` (blocks from 256 KB up mapped) and `chunks_bf16_trim_every_step`, the
+  settings' stricter values.
 
 Each variant runs in its own process, `--repeat` rounds in turn; the median words/s of each is kept
 and divided by `documents_fp32`'s. Only the step time is measured, so these ratios are the upper
@@ -37,6 +41,11 @@ VARIANTS = {
     "chunks_bf16": {"initialize.after_init.bf16_on_cpu": True},
     "sentences_fp32": {"corpora.train.augmenter.max_sentences": 1, "initialize.after_init.bf16_on_cpu": False},
     "sentences_bf16": {"corpora.train.augmenter.max_sentences": 1, "initialize.after_init.bf16_on_cpu": True},
+    "chunks_bf16_glibc_default": {"initialize.after_init.bf16_on_cpu": True, "initialize.before_init.threshold_mb": 0,
+                                  "training.before_update": None},
+    "chunks_bf16_mmap256k": {"initialize.after_init.bf16_on_cpu": True, "initialize.before_init.threshold_mb": 0.25},
+    "chunks_bf16_trim_every_step": {"initialize.after_init.bf16_on_cpu": True,
+                                    "training.before_update.every_steps": 1},
 }
 WARMUP_STEPS = 3
 

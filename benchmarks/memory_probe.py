@@ -26,10 +26,12 @@ import json
 import os
 import random
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Dict, List
+from xml.etree import ElementTree
 
 from .bench_train_step import training_steps
 from .time_marks import process_memory_mb
@@ -52,6 +54,24 @@ def live_tensors() -> List[Any]:
         return [obj for obj in gc.get_objects() if isinstance(obj, torch.Tensor)]
 
 
+def arenas_mb() -> List[Dict[str, float]]:
+    """Each malloc arena's size and the free bytes in it, from glibc's `malloc_info` (heap 0 is the
+    main arena, the others belong to threads): which one grows."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.fopen.restype, libc.fopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p]
+    libc.malloc_info.argtypes, libc.fclose.argtypes = [ctypes.c_int, ctypes.c_void_p], [ctypes.c_void_p]
+    with tempfile.NamedTemporaryFile(suffix=".xml") as out:
+        stream = libc.fopen(out.name.encode(), b"w")
+        libc.malloc_info(0, stream)
+        libc.fclose(stream)
+        root = ElementTree.parse(out.name).getroot()
+    mb = 1024 * 1024
+    return [{"heap": int(heap.get("nr")),
+             "size_mb": round(int(heap.find("system[@type='current']").get("size")) / mb, 1),
+             "free_mb": round(sum(int(t.get("size")) for t in heap.findall("total")) / mb, 1)}
+            for heap in root.findall("heap")]
+
+
 def held(nlp, first_counts: Dict[str, int]) -> Dict[str, Any]:
     """What holds memory now (see the module docstring); `first_counts` is filled on the first call."""
     libc = ctypes.CDLL("libc.so.6")
@@ -65,6 +85,7 @@ def held(nlp, first_counts: Dict[str, int]) -> Dict[str, Any]:
     mb = 1024 * 1024
     return {"malloc_in_use_mb": round((info.uordblks + info.hblkhd) / mb, 1),
             "malloc_mmapped_mb": round(info.hblkhd / mb, 1), "malloc_free_mb": round(info.fordblks / mb, 1),
+            "arenas": arenas_mb(),
             "torch_tensors": len(tensors),
             "torch_tensor_mb": round(sum(t.untyped_storage().nbytes() for t in tensors) / mb, 1),
             "python_objects": sum(counts.values()), "grown_types": {k: n for n, k in grown if n > 0},

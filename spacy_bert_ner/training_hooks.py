@@ -140,7 +140,7 @@ def malloc_trim(every_steps: int = 100) -> Callable[[Language, Dict[str, Any]], 
     Even with a fixed mmap threshold (`malloc_mmap_threshold.v1`) the heap fragments: the bytes in
     use stay flat through training while the free bytes between them grow, and each was touched
     once, so it stays resident. glibc's `malloc_trim(0)` releases every whole free page inside the
-    heap (not only at its top), which keeps resident memory at what is in use. It takes
+    heap (not only at its top), which brings resident memory back to what is in use. It takes
     milliseconds; a step takes from tens of milliseconds (GPU) to a second (CPU).
 
     every_steps: at least 1. On a C library other than glibc there is nothing to trim.

@@ -99,6 +99,14 @@ M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
 MAX_MMAP_THRESHOLD_MB = 32  # glibc refuses more than HEAP_MAX_SIZE / 2 on 64-bit
 
 
+def glibc(setting: str) -> Optional[ctypes.CDLL]:
+    """The process's C library where it is glibc; elsewhere None, and `setting` is said to do nothing."""
+    if platform.libc_ver()[0] == "glibc":
+        return ctypes.CDLL(None)
+    msg.info(f"{setting}: the C library is not glibc, so there is nothing to set")
+    return None
+
+
 @registry.callbacks("spacy_bert_ner.malloc_mmap_threshold.v1")
 def malloc_mmap_threshold(threshold_mb: float = 1.0) -> Callable[[Language], Language]:
     """Fix glibc's mmap threshold for the training process, so that freed batch buffers go back to the OS.
@@ -120,12 +128,8 @@ def malloc_mmap_threshold(threshold_mb: float = 1.0) -> Callable[[Language], Lan
                         f"{MAX_MMAP_THRESHOLD_MB}; got {threshold_mb!r}.")
 
     def before_init(nlp: Language) -> Language:
-        if not threshold_mb:
-            return nlp
-        if platform.libc_ver()[0] != "glibc":
-            msg.info("[initialize.before_init] malloc_mmap_threshold: not glibc, so nothing to set")
-            return nlp
-        if ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, int(threshold_mb * 2**20)) != 1:
+        libc = glibc("[initialize.before_init] malloc_mmap_threshold") if threshold_mb else None
+        if libc is not None and libc.mallopt(M_MMAP_THRESHOLD, int(threshold_mb * 2**20)) != 1:
             raise UserError(f"[initialize.before_init] glibc refused an mmap threshold of {threshold_mb:g} MB; "
                             "set threshold_mb lower, or 0 to leave glibc's default.")
         return nlp
@@ -143,12 +147,14 @@ def malloc_trim(every_steps: int = 100) -> Callable[[Language, Dict[str, Any]], 
     heap (not only at its top), which brings resident memory back to what is in use. It takes
     milliseconds; a step takes from tens of milliseconds (GPU) to a second (CPU).
 
-    every_steps: at least 1. On a C library other than glibc there is nothing to trim.
+    every_steps: at least 1. On a C library other than glibc there is nothing to trim, and
+    training says so once.
     """
     if not (isinstance(every_steps, int) and not isinstance(every_steps, bool) and every_steps >= 1):
         raise UserError(f"[training.before_update] every_steps is a whole number of steps, at least 1; "
                         f"got {every_steps!r}.")
-    trim = ctypes.CDLL(None).malloc_trim if platform.libc_ver()[0] == "glibc" else None
+    libc = glibc("[training.before_update] malloc_trim")
+    trim = libc.malloc_trim if libc is not None else None
 
     def before_update(nlp: Language, args: Dict[str, Any]) -> None:
         if trim is not None and args["step"] and args["step"] % every_steps == 0:

@@ -1,5 +1,9 @@
 """Freezing, the encoder's own learning rate, the JSONL log, and both configs training end to end."""
 import json
+import os
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -345,13 +349,9 @@ libc.free(block)
 """
 
 
-@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="glibc's mallopt")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
 @pytest.mark.parametrize("threshold_mb, mapped", [(1, True), (0, False)])
 def test_mmap_threshold_maps_batch_sized_blocks_again(threshold_mb, mapped):
-    import os
-    import subprocess
-    import sys
-
     out = subprocess.run([sys.executable, "-c", MMAP_CHECK, str(threshold_mb)], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parent.parent,
                          env={k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")})
@@ -364,7 +364,7 @@ def resident_mb() -> float:
     return process_memory_mb()["VmRSS"]
 
 
-@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
 def test_malloc_trim_returns_freed_heap_pages_every_n_steps():
     """200 MB of small heap blocks, touched and freed, stay resident behind a block that pins the
     heap's top, until the step the callback trims on."""

@@ -12,7 +12,6 @@ default: UNER Danish-DDT test). The median round of each is kept; the ratio is t
 compare across machines.
 """
 import argparse
-import json
 import platform
 import statistics
 import time
@@ -21,6 +20,7 @@ from typing import Dict, List
 
 import spacy
 
+from spacy_bert_ner.jsonfiles import write_json
 from spacy_bert_ner.readers.docbin import read_docbin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,8 +73,7 @@ def main() -> None:
         result[name] = {"median_s": round(seconds, 3), "words_per_s": round(words / seconds, 1),
                         "entities": runs[0]["entities"], "seconds": [round(r["seconds"], 3) for r in runs]}
     result["slowdown"] = round(result["with"]["median_s"] / result["without"]["median_s"], 3)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf8")
+    write_json(args.output, result)
     print(f"with scores {result['with']['words_per_s']:,.0f} words/s, without {result['without']['words_per_s']:,.0f}: "
           f"{result['slowdown']:.2f}x the time; wrote {args.output}")
 

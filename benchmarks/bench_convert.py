@@ -15,7 +15,6 @@ Ours does more per token (it rebuilds whitespace from `# text`, counts and repor
 reads the original file. Figures vary on a busy machine: the fastest of --repeat runs is kept.
 """
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -24,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Dict
+
+from spacy_bert_ner.jsonfiles import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "uner_portuguese_bosque" / "pt_bosque-ud-train.iob2"
@@ -120,8 +121,7 @@ def main() -> None:
     for name in seconds:
         print(f"{name:10} {seconds[name]:8.2f} {result['tokens_per_s'][name]:10}")
     print(f"ours / spaCy throughput: CLI x{result['speedup_vs_spacy']['cli']}, API x{result['speedup_vs_spacy']['api']}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf8")
+    write_json(args.output, result)
     print(f"Written to {args.output}")
 
 

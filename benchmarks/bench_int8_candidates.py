@@ -23,7 +23,6 @@ A pretrained encoder's hidden states are the proxy here; the F1 of a fine-tuned 
 setting is `evaluate --cpu-inference` (BENCHMARKS.md has both).
 """
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Callable, Dict, List
 
 import torch
+
+from spacy_bert_ner.jsonfiles import write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_predict import DEFAULT_DATA, read_sentences  # noqa: E402
@@ -159,8 +160,7 @@ def main(argv=None) -> None:
     report = {"encoder": args.encoder, "data": str(args.data), "docs": len(texts), "words": n_words,
               "threads": args.threads, "rounds": args.rounds, "machine": machine(),
               "results": results}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")
+    write_json(args.output, report)
     print(f"Wrote {args.output}")
 
 

@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
+from spacy_bert_ner.jsonfiles import write_json
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "uner_danish_ddt" / "da_ddt-ud-test.iob2"
 METHODS = ("predict", "predict_int8", "predict_bf16", "bare_forward", "hf_pipeline")
@@ -267,8 +269,7 @@ def main(argv=None) -> None:
         "device": f"cuda:{args.gpu_id}" if args.gpu_id >= 0 else f"cpu ({os.cpu_count()} cores visible)",
         "machine": platform.platform(), "cpu_bf16": native_bf16_cpu(), "results": results, "ratios": ratios,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")
+    write_json(args.output, report)
     print(f"\n{len(texts)} docs, {n_words} words, batch size {args.batch_size}, {report['device']}")
     print(f"{'method':<14}{'words/s':>10}{'words/CPU s':>13}{'run s':>9}{'load s':>9}"
           f"{'peak RSS MB':>13}{'end RSS MB':>12}")

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
+from spacy_bert_ner.jsonfiles import write_json
+
 from bench_predict import DEFAULT_DATA, read_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,8 +94,7 @@ def main(argv=None) -> None:
         "ray_startup_extra_s": round(results["ray_1"]["startup_s"] - results["local"]["startup_s"], 1),
     }
     print(json.dumps(report, indent=2))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")
+    write_json(args.output, report)
 
 
 if __name__ == "__main__":

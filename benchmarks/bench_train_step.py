@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict
 
+from spacy_bert_ner.jsonfiles import write_json
+
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
     "documents_fp32": {"corpora.train.augmenter": None, "initialize.after_init.bf16_on_cpu": False},
@@ -141,8 +143,7 @@ def main() -> None:
                             round(median[name] / base, 2) if base else None, "runs": runs[name]}
                      for name in variants},
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+    write_json(args.output, results)
     for name in variants:
         ratio = results["variants"][name]["ratio_to_documents_fp32"]
         print(f"{name:15s} {median[name]:7.1f} words/s" + (f"  {ratio:.2f}x documents_fp32" if ratio else ""))

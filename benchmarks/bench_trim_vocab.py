@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List
 
+from spacy_bert_ner.jsonfiles import write_json
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENCODER = Path.home() / ".cache" / "spacy_bert_ner" / "multilingual-e5-small"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "uner_danish_ddt"
@@ -106,8 +108,7 @@ def main() -> None:
             }
             print(name, json.dumps(results[name], indent=2))
     results["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+    write_json(RESULTS, results)
     print(f"Wrote {RESULTS}")
 
 

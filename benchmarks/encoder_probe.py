@@ -10,9 +10,10 @@ an encoder's vocabulary fits the language badly (and longer, slower sequences).
 Writes benchmarks/results/encoder_probe.json.
 """
 import argparse
-import json
 from pathlib import Path
 from typing import Any, Dict, List
+
+from spacy_bert_ner.jsonfiles import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "uner_danish_ddt" / "da_ddt-ud-dev.iob2"
@@ -60,8 +61,7 @@ def main(argv=None) -> None:
         raise SystemExit(f"{args.data}: no '# text = ' lines to probe with")
     results = {Path(str(e)).name: {"path": str(e), **probe(str(e), texts)} for e in args.encoders}
     report = {"data": str(args.data), "sentences": len(texts), "encoders": results}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")
+    write_json(args.output, report)
     for name, r in results.items():
         print(f"{name}: {r['layers']} layers, {r['pieces_per_word']} pieces/word, {r['unknown_pieces']} unknown")
         print(f"  output LayerNorm |gain| by layer: {r['ffn_layernorm_abs_gain']}")

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any, Dict, List
 from xml.etree import ElementTree
 
+from spacy_bert_ner.jsonfiles import write_json
+
 from .bench_train_step import training_steps
 from .time_marks import process_memory_mb
 
@@ -146,8 +148,7 @@ def main() -> None:
     args = parser.parse_args()
     record = probe(args)
     runs = json.loads(args.output.read_text(encoding="utf8")) if args.output.is_file() else []
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(runs + [record], indent=2) + "\n", encoding="utf8")
+    write_json(args.output, runs + [record])
     print(f"wrote {args.output}")
 
 

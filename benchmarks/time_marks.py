@@ -8,11 +8,12 @@ a system spends evaluating on dev is part of its training time. Test scoring hap
 training, in another process, and is not. Training stops once the last mark has passed. At each
 dev evaluation the clock also samples the process's memory, so a peak can be placed in time.
 """
-import json
 import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from spacy_bert_ner.jsonfiles import write_json
 
 SNAPSHOTS = "snapshots"
 MARKS_FILE = "marks.json"
@@ -107,7 +108,7 @@ class MarkClock:
 
 def _finish(clock: MarkClock, now: float, out: Path) -> None:
     clock.finish(now)
-    (out / MARKS_FILE).write_text(json.dumps(clock.to_dict(), indent=2) + "\n", encoding="utf8")
+    write_json(out / MARKS_FILE, clock.to_dict())
 
 
 def _drop(snapshots: Path, names: List[str]) -> None:

@@ -1,7 +1,8 @@
 """The candidates for fast CPU inference of the encoder, side by side on its bare forward pass.
 
     python benchmarks/bench_int8_candidates.py ENCODER [--data FILE.iob2] [--docs 300]
-        [--candidates fp32,bf16,torch_int8,torch_int8_tensor,torch_int8_keep_down,torchao_int8,ort_int8,ort_fp32]
+        [--candidates fp32,bf16,torch_int8,torch_int8_tensor,torch_int8_keep_down,torchao_int8,ort_int8,
+                      ort_int8_unfused,ort_fp32,ort_fp32_fused]
         [--output benchmarks/results/int8_candidates.json]
 
 What chose `cpu_inference` (components/encoder.py): words/s of the encoder alone (Hugging Face
@@ -15,9 +16,10 @@ median of --rounds timed passes taken round-robin:
   `torch_int8_keep_down`: per channel, the feed-forward down-projections left in float32 (the
   layers where int8 costs torch.ao the most accuracy);
 - `torchao_int8`: torchao's Int8DynamicActivationInt8WeightConfig (needs `pip install torchao`);
-- `ort_int8`, `ort_fp32`: the encoder exported with torch.onnx and run by ONNX Runtime, int8 by
-  its dynamic quantization per channel (what `cpu_inference = "int8"` runs; needs
-  `pip install 'spacy-bert-ner[int8]'`).
+- `ort_int8`: what `cpu_inference = "int8"` runs (components/int8.py): the encoder exported with
+  torch.onnx, ONNX Runtime's transformer fusions, its dynamic int8 quantization per channel;
+  `ort_int8_unfused`: the same without the fusions; `ort_fp32`, `ort_fp32_fused`: float32 graphs,
+  unfused and fused (all need `pip install 'spacy-bert-ner[int8]'`).
 
 A pretrained encoder's hidden states are the proxy here; the F1 of a fine-tuned pipeline in each
 setting is `evaluate --cpu-inference` (BENCHMARKS.md has both).
@@ -28,7 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, List
 
 import torch
 
@@ -40,7 +42,7 @@ from benchmarks.harness import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CANDIDATES = ("fp32", "bf16", "torch_int8", "torch_int8_tensor", "torch_int8_keep_down", "torchao_int8",
-              "ort_int8", "ort_fp32")
+              "ort_int8", "ort_int8_unfused", "ort_fp32", "ort_fp32_fused")
 
 
 def load(encoder: str):
@@ -60,7 +62,7 @@ def torch_int8(encoder: str, per_channel: bool = True, keep_down: bool = False) 
     return lambda batch: quantized(**batch).last_hidden_state
 
 
-def build(name: str, encoder: str, batch: Dict[str, torch.Tensor], tmp: Path) -> Callable:
+def build(name: str, encoder: str, tmp: Path) -> Callable:
     if name == "fp32":
         model = load(encoder)
         return lambda b: model(**b).last_hidden_state
@@ -83,26 +85,21 @@ def build(name: str, encoder: str, batch: Dict[str, torch.Tensor], tmp: Path) ->
         model = load(encoder)
         quantize_(model, Int8DynamicActivationInt8WeightConfig())
         return lambda b: model(**b).last_hidden_state
-    if name in ("ort_int8", "ort_fp32"):
-        import onnxruntime
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+    if name.startswith("ort_"):
+        from spacy_bert_ner.components.int8 import (build_int8_onnx, export_onnx, fuse_transformer, quantize_int8,
+                                                    session)
 
-        exported = tmp / "encoder.onnx"
-        if not exported.exists():
-            axes = {0: "batch", 1: "sequence"}
-            torch.onnx.export(load(encoder), (batch["input_ids"], batch["attention_mask"]), str(exported),
-                              input_names=["input_ids", "attention_mask"], output_names=["hidden"],
-                              dynamic_axes={"input_ids": axes, "attention_mask": axes, "hidden": axes},
-                              opset_version=17, dynamo=False)
-        path = exported
+        model, names = load(encoder), ["input_ids", "attention_mask"]
         if name == "ort_int8":
-            path = tmp / "encoder.int8.onnx"
-            quantize_dynamic(str(exported), str(path), weight_type=QuantType.QInt8, per_channel=True)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return lambda b: torch.from_numpy(session.run(["hidden"], {"input_ids": b["input_ids"].numpy(),
-                                                                  "attention_mask": b["attention_mask"].numpy()})[0])
+            graph = build_int8_onnx(model, names)
+        else:
+            exported = tmp / "encoder.onnx"
+            if not exported.exists():
+                export_onnx(model, names, exported)
+            path = fuse_transformer(exported, model, names, tmp / "encoder.fused.onnx") if "fused" in name else exported
+            graph = (quantize_int8(path, tmp / "encoder.int8.onnx") if "int8" in name else path).read_bytes()
+        runner = session(graph)
+        return lambda b: torch.from_numpy(runner.run(["last_hidden_state"], {n: b[n].numpy() for n in names})[0])
     raise SystemExit(f"Unknown candidate {name!r}; choose from {', '.join(CANDIDATES)}.")
 
 
@@ -135,7 +132,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             try:
-                forwards[name] = build(name, args.encoder, batches[0], Path(tmp))
+                forwards[name] = build(name, args.encoder, Path(tmp))
             except ImportError as err:
                 print(f"{name}: skipped ({err})", flush=True)
                 continue

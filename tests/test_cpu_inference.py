@@ -1,6 +1,7 @@
 """The encoder's CPU arithmetic (components/encoder.py, int8.py): fp32, bf16 autocast, int8 in ONNX Runtime."""
 import sys
 
+import numpy
 import pytest
 import spacy
 import torch
@@ -36,6 +37,12 @@ def changed(a, b) -> float:
     return sum(x != y for x, y in zip(a, b)) / len(a)
 
 
+def op_types(graph: bytes) -> set:
+    import onnx
+
+    return {node.op_type for node in onnx.load_from_string(graph).graph.node}
+
+
 def hidden(nlp):
     return [doc._.trf_data.model_output.last_hidden_state for doc in
             (nlp.get_pipe("transformer")(nlp.make_doc(text)) for text in SAMPLE)]
@@ -47,6 +54,8 @@ def test_int8_runs_an_int8_graph_close_to_float32(trained, tmp_path, monkeypatch
     int8 = load_pipeline(str(trained), cpu_inference="int8")
     assert int8.config["components"]["transformer"]["model"]["cpu_inference"] == "int8"
     assert shim(int8).int8 is not None and shim(fp32).int8 is None
+    # fused by ONNX Runtime (one attention op a layer), then quantized: int8 attention kernels
+    assert {"QAttention", "MatMulInteger"} <= op_types(shim(int8).int8.graph)
     for mine, theirs in zip(hidden(int8), hidden(fp32)):
         assert mine.shape == theirs.shape
         cosine = torch.nn.functional.cosine_similarity(torch.tensor(mine), torch.tensor(theirs), dim=-1)
@@ -55,6 +64,29 @@ def test_int8_runs_an_int8_graph_close_to_float32(trained, tmp_path, monkeypatch
     scores = [s for doc in int8.pipe(SAMPLE) for s in doc.spans["ents"].attrs["scores"]]
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert len(list((tmp_path / "cache" / "int8").glob("*.onnx"))) == 1
+
+
+def test_a_fusion_that_changes_the_hidden_states_is_not_quantized(trained, tmp_path, monkeypatch):
+    """ONNX Runtime fuses by pattern matching; a graph it fused wrongly must not be what predicts."""
+    import onnx
+    from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.onnx_model import OnnxModel
+
+    def wrong_fusion(path, **kwargs):  # the hidden states doubled, as a mismatched pattern could leave them
+        graph = onnx.load(path)
+        last = next(node for node in graph.graph.node if "last_hidden_state" in node.output)
+        last.output[list(last.output).index("last_hidden_state")] = "unscaled"
+        graph.graph.initializer.append(onnx.numpy_helper.from_array(numpy.array(2.0, dtype="float32"), "two"))
+        graph.graph.node.append(onnx.helper.make_node("Mul", ["unscaled", "two"], ["last_hidden_state"]))
+        return OnnxModel(graph)
+
+    monkeypatch.setenv("SPACY_BERT_NER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(optimizer, "optimize_model", wrong_fusion)
+    with pytest.warns(UserWarning, match="quantized unfused"):
+        int8 = load_pipeline(str(trained), cpu_inference="int8")
+    ops = op_types(shim(int8).int8.graph)
+    assert "MatMulInteger" in ops and "QAttention" not in ops
+    assert changed(tags(load_pipeline(str(trained))), tags(int8)) <= MAX_CHANGED_TAGS
 
 
 def test_int8_graph_is_cached_and_built_where_the_cache_cannot_be_written(trained, tmp_path, monkeypatch):

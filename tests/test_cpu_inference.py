@@ -89,6 +89,14 @@ def test_a_fusion_that_changes_the_hidden_states_is_not_quantized(trained, tmp_p
     assert changed(tags(load_pipeline(str(trained))), tags(int8)) <= MAX_CHANGED_TAGS
 
 
+def test_an_encoder_whose_graph_differs_from_pytorch_stops_with_one_message(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPACY_BERT_NER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(int8_module, "hidden_state_error", lambda *args: 1.0)  # fused and exported alike
+    with pytest.raises(ValueError, match="does not export to ONNX faithfully.*fp32"):
+        load_pipeline(str(trained), cpu_inference="int8")
+    assert not list((tmp_path / "cache").rglob("*.onnx"))  # nothing cached that would be loaded next time
+
+
 def test_int8_graph_is_cached_and_built_where_the_cache_cannot_be_written(trained, tmp_path, monkeypatch):
     monkeypatch.setenv("SPACY_BERT_NER_CACHE", str(tmp_path / "cache"))
     expected = tags(load_pipeline(str(trained), cpu_inference="int8"))

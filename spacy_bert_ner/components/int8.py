@@ -111,8 +111,8 @@ def export_onnx(hf_model: torch.nn.Module, names: List[str], path: Path) -> Path
 
 def fuse_transformer(exported: Path, hf_model: torch.nn.Module, names: List[str], path: Path) -> Path:
     """ONNX Runtime's transformer fusions (one Attention op per layer, skip + layer norm, bias +
-    GELU), which its quantizer then turns into int8 kernels (QAttention): most of int8's speed on
-    the encoder comes from them (BENCHMARKS.md). They match the graph by pattern, so an encoder of
+    GELU), which its quantizer then turns into int8 kernels (QAttention): the int8 encoder is
+    faster fused than unfused (BENCHMARKS.md). They match the graph by pattern, so an encoder of
     a shape never tried could be fused wrongly: the fused graph must give PyTorch's hidden states
     on a padded batch, or the exported graph is kept, and the user told so."""
     from onnxruntime.transformers.optimizer import optimize_model

@@ -30,7 +30,7 @@ import torch
 INSTALL = "pip install 'spacy-bert-ner[int8]'"
 CACHE_VARIABLE = "SPACY_BERT_NER_CACHE"
 TOLERANCE = 1e-3  # relative: float32 graphs of one encoder agree to rounding, a wrong fusion by far more
-RECIPE = "fused-v2"  # in the cached file's name: a graph built another way is not reused
+RECIPE = "fused-7bit-v3"  # in the cached file's name: a graph built another way is not reused
 
 
 def require_onnxruntime(setting: str) -> None:
@@ -147,13 +147,15 @@ def hidden_state_error(graph: Path, hf_model: torch.nn.Module, names: List[str])
 
 def quantize_int8(graph: Path, path: Path) -> Path:
     """Dynamic int8 quantization, one weight scale per output channel (the most faithful of the
-    candidates measured); activations are quantized per batch as they come."""
+    candidates measured); activations are quantized per batch as they come. Weights use 7 bits
+    (`reduce_range`): on a CPU without VNNI, ONNX Runtime's int8 kernels add products in 16 bits,
+    which saturate with full-range weights and cost F1 (BENCHMARKS.md)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with quiet_root_logger():
         # the fused ops are ONNX Runtime's own, of which onnx's shape inference knows no types
-        quantize_dynamic(str(graph), str(path), weight_type=QuantType.QInt8, per_channel=True,
+        quantize_dynamic(str(graph), str(path), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return path
 

@@ -107,6 +107,15 @@ def test_int8_graph_is_cached_and_built_where_the_cache_cannot_be_written(traine
     with monkeypatch.context() as m:
         m.setattr(int8_module, "build_int8_onnx", no_build)
         assert tags(load_pipeline(str(trained), cpu_inference="int8")) == expected
+    # a graph of an earlier recipe for these weights goes when the new one is cached; others' stay
+    (current,) = (tmp_path / "cache" / "int8").glob("*.onnx")
+    key = current.name.split("-")[0]
+    stale, other = (current.with_name(f"{key}-input_ids-attention_mask.onnx"),
+                    current.with_name("x" * len(key) + "-input_ids-attention_mask.onnx"))
+    current.rename(stale)
+    other.write_bytes(b"")
+    assert tags(load_pipeline(str(trained), cpu_inference="int8")) == expected
+    assert current.is_file() and not stale.exists() and other.exists()
     (tmp_path / "not_a_dir").write_text("")
     monkeypatch.setenv("SPACY_BERT_NER_CACHE", str(tmp_path / "not_a_dir"))
     assert tags(load_pipeline(str(trained), cpu_inference="int8")) == expected

@@ -11,10 +11,10 @@ without torch.compile.
 The encoder is exported from the loaded float32 weights when the pipeline is loaded, so the wheel
 carries only float32 weights. Exporting, fusing and quantizing take seconds, so the result is
 cached under `$SPACY_BERT_NER_CACHE` (default `~/.cache/spacy_bert_ner`)/int8, keyed by a hash of
-the weights; where that cannot be written (a read-only container), it is built in memory at each
-load. The ONNX Runtime session is made in the process that first predicts, so worker processes
-forked by `nlp.pipe(n_process=N)` each get their own (a session's thread pool does not survive a
-fork).
+the weights (a graph an earlier recipe made of the same weights is removed then); where that
+cannot be written (a read-only container), it is built in memory at each load. The ONNX Runtime
+session is made in the process that first predicts, so worker processes forked by
+`nlp.pipe(n_process=N)` each get their own (a session's thread pool does not survive a fork).
 """
 import hashlib
 import logging
@@ -23,7 +23,7 @@ import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -73,6 +73,9 @@ def int8_onnx(hf_model: torch.nn.Module, names: List[str], weights: bytes) -> by
         partial = cached.with_suffix(f".{os.getpid()}.part")
         partial.write_bytes(data)
         partial.replace(cached)  # another process loading the same model sees a whole file or none
+        for stale in cache.glob(f"{key}-*.onnx"):  # this model's graphs of earlier recipes: never read again
+            if stale != cached:
+                stale.unlink(missing_ok=True)
     except OSError:
         pass  # not writable: built again at the next load
     return data
@@ -145,18 +148,19 @@ def hidden_state_error(graph: Path, hf_model: torch.nn.Module, names: List[str])
     return float((torch.from_numpy(got) - expected)[real].abs().max() / expected[real].abs().max().clamp(min=1e-6))
 
 
-def quantize_int8(graph: Path, path: Path) -> Path:
+def quantize_int8(graph: Path, path: Path, exclude: Sequence[str] = ()) -> Path:
     """Dynamic int8 quantization, one weight scale per output channel (the most faithful of the
     candidates measured); activations are quantized per batch as they come. Weights use 7 bits
     (`reduce_range`): on a CPU without VNNI, ONNX Runtime's int8 kernels add products in 16 bits,
-    which saturate with full-range weights and cost F1 (BENCHMARKS.md)."""
+    which saturate with full-range weights and cost F1 (BENCHMARKS.md). Nodes named in `exclude`
+    stay float32."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with quiet_root_logger():
         # the fused ops are ONNX Runtime's own, of which onnx's shape inference knows no types
         quantize_dynamic(str(graph), str(path), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                         nodes_to_exclude=list(exclude), extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return path
 
 

@@ -148,18 +148,18 @@ def hidden_state_error(graph: Path, hf_model: torch.nn.Module, names: List[str])
     return float((torch.from_numpy(got) - expected)[real].abs().max() / expected[real].abs().max().clamp(min=1e-6))
 
 
-def quantize_int8(graph: Path, path: Path, exclude: Sequence[str] = ()) -> Path:
+def quantize_int8(graph: Path, path: Path, exclude: Sequence[str] = (), reduce_range: bool = True) -> Path:
     """Dynamic int8 quantization, one weight scale per output channel (the most faithful of the
     candidates measured); activations are quantized per batch as they come. Weights use 7 bits
     (`reduce_range`): on a CPU without VNNI, ONNX Runtime's int8 kernels add products in 16 bits,
     which saturate with full-range weights and cost F1 (BENCHMARKS.md). Nodes named in `exclude`
-    stay float32."""
+    stay float32; `reduce_range=False` gives the full 8 bits (for benchmarks)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with quiet_root_logger():
         # the fused ops are ONNX Runtime's own, of which onnx's shape inference knows no types
-        quantize_dynamic(str(graph), str(path), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
+        quantize_dynamic(str(graph), str(path), weight_type=QuantType.QInt8, per_channel=True, reduce_range=reduce_range,
                          nodes_to_exclude=list(exclude), extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return path
 

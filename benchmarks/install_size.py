@@ -1,0 +1,80 @@
+"""What installing a packaged model costs on disk, with and without the workbench.
+
+    python benchmarks/install_size.py [--output benchmarks/results/install_size.json]
+
+A model wheel requires `spacy-bert-ner` with no extra; the workbench sits behind `[train]` and
+int8 inference behind `[int8]`. This walks the installed metadata of this environment from
+`spacy-bert-ner` through every requirement that applies (markers evaluated, extras followed) and
+sums the size of each distribution's installed files, for the run time alone and with each extra.
+It measures what pip would put in a fresh venv from the same versions, without a download;
+`tests/test_lean_runtime.py` checks in a real venv which distributions land there.
+"""
+import argparse
+import importlib.metadata as metadata
+import platform
+from pathlib import Path
+from typing import Dict, Iterable, Set
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from spacy_bert_ner.jsonfiles import write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def closure(extras: Iterable[str] = ()) -> Dict[str, metadata.Distribution]:
+    """spacy-bert-ner with `extras`, and everything it requires, by canonical name."""
+    found: Dict[str, metadata.Distribution] = {}
+    todo = [("spacy-bert-ner", set(extras))]
+    followed: Set[tuple] = set()
+    while todo:
+        name, wanted = todo.pop()
+        if (canonicalize_name(name), frozenset(wanted)) in followed:
+            continue
+        followed.add((canonicalize_name(name), frozenset(wanted)))
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise SystemExit(f"{name} is required but not installed here: pip install -e '.[train,int8]' first")
+        found[canonicalize_name(dist.metadata["Name"])] = dist
+        for line in dist.requires or []:
+            req = Requirement(line)
+            if req.marker is None or any(req.marker.evaluate({"extra": extra}) for extra in wanted or {""}):
+                todo.append((req.name, set(req.extras)))
+    return found
+
+
+def megabytes(dists: Dict[str, metadata.Distribution]) -> float:
+    total = 0
+    for dist in dists.values():
+        for file in dist.files or []:
+            path = Path(file.locate())
+            if path.is_file():
+                total += path.stat().st_size
+    return round(total / 2**20, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "install_size.json")
+    args = parser.parse_args()
+    runtime = closure()
+    report = {"python": platform.python_version(), "machine": platform.machine(),
+              "torch": metadata.version("torch"), "installs": {}}
+    for label, extras in (("runtime", ()), ("runtime + [train]", ("train",)), ("runtime + [int8]", ("int8",))):
+        dists = closure(extras)
+        added = sorted(set(dists) - set(runtime))
+        report["installs"][label] = {"distributions": len(dists), "mb": megabytes(dists),
+                                     "added_to_runtime": added, "added_mb": megabytes({n: dists[n] for n in added})}
+        print(f"{label:20} {len(dists):3} distributions {megabytes(dists):8.1f} MB"
+              + (f"  (+{report['installs'][label]['added_mb']} MB: {', '.join(added)})" if added else ""))
+    torch_mb = megabytes({"torch": metadata.distribution("torch")})
+    report["torch_mb"] = torch_mb
+    print(f"of which torch {torch_mb} MB ({report['torch']})")
+    write_json(args.output, report)
+    print(f"Wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -65,10 +65,11 @@ def main() -> None:
     for label, extras in (("runtime", ()), ("runtime + [train]", ("train",)), ("runtime + [int8]", ("int8",))):
         dists = closure(extras)
         added = sorted(set(dists) - set(runtime))
-        report["installs"][label] = {"distributions": len(dists), "mb": megabytes(dists),
-                                     "added_to_runtime": added, "added_mb": megabytes({n: dists[n] for n in added})}
-        print(f"{label:20} {len(dists):3} distributions {megabytes(dists):8.1f} MB"
-              + (f"  (+{report['installs'][label]['added_mb']} MB: {', '.join(added)})" if added else ""))
+        row = {"distributions": len(dists), "mb": megabytes(dists),
+               "added_to_runtime": added, "added_mb": megabytes({n: dists[n] for n in added})}
+        report["installs"][label] = row
+        print(f"{label:20} {row['distributions']:3} distributions {row['mb']:8.1f} MB"
+              + (f"  (+{row['added_mb']} MB: {', '.join(added)})" if added else ""))
     torch_mb = megabytes({"torch": metadata.distribution("torch")})
     report["torch_mb"] = torch_mb
     print(f"of which torch {torch_mb} MB ({report['torch']})")

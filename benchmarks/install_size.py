@@ -13,8 +13,9 @@ import argparse
 import importlib.metadata as metadata
 import platform
 from pathlib import Path
-from typing import Dict, Iterable, Set
+from typing import Dict, Iterable, Set, Tuple
 
+from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -23,25 +24,25 @@ from spacy_bert_ner.jsonfiles import write_json
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def closure(extras: Iterable[str] = ()) -> Dict[str, metadata.Distribution]:
-    """spacy-bert-ner with `extras`, and everything it requires, by canonical name."""
+def closure(requirements: Iterable[str]) -> Dict[str, metadata.Distribution]:
+    """Installed distributions (canonical name -> Distribution) that `requirements` need here,
+    markers and extras evaluated as pip would on this interpreter (also what
+    tests/test_lean_runtime.py repacks into its venv's wheel folder)."""
     found: Dict[str, metadata.Distribution] = {}
-    todo = [("spacy-bert-ner", set(extras))]
-    followed: Set[tuple] = set()
+    todo = [(Requirement(r), "") for r in requirements]
+    seen: Set[Tuple[str, str]] = set()
     while todo:
-        name, wanted = todo.pop()
-        if (canonicalize_name(name), frozenset(wanted)) in followed:
+        req, extra = todo.pop()
+        if req.marker and not req.marker.evaluate({**default_environment(), "extra": extra}):
             continue
-        followed.add((canonicalize_name(name), frozenset(wanted)))
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            raise SystemExit(f"{name} is required but not installed here: pip install -e '.[train,int8]' first")
-        found[canonicalize_name(dist.metadata["Name"])] = dist
-        for line in dist.requires or []:
-            req = Requirement(line)
-            if req.marker is None or any(req.marker.evaluate({"extra": extra}) for extra in wanted or {""}):
-                todo.append((req.name, set(req.extras)))
+        name = canonicalize_name(req.name)
+        if name not in found:
+            found[name] = metadata.distribution(name)
+        dist = found[name]
+        for want in [""] + sorted(req.extras):
+            if (name, want) not in seen:
+                seen.add((name, want))
+                todo += [(Requirement(line), want) for line in dist.requires or []]
     return found
 
 
@@ -59,11 +60,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "install_size.json")
     args = parser.parse_args()
-    runtime = closure()
+    try:
+        runtime = closure(["spacy-bert-ner"])
+        installs = {label: closure([f"spacy-bert-ner{extra}"]) for label, extra in
+                    (("runtime", ""), ("runtime + [train]", "[train]"), ("runtime + [int8]", "[int8]"))}
+    except metadata.PackageNotFoundError as err:
+        raise SystemExit(f"{err.name} is required but not installed here: pip install -e '.[train,int8]' first")
     report = {"python": platform.python_version(), "machine": platform.machine(),
               "torch": metadata.version("torch"), "installs": {}}
-    for label, extras in (("runtime", ()), ("runtime + [train]", ("train",)), ("runtime + [int8]", ("int8",))):
-        dists = closure(extras)
+    for label, dists in installs.items():
         added = sorted(set(dists) - set(runtime))
         row = {"distributions": len(dists), "mb": megabytes(dists),
                "added_to_runtime": added, "added_mb": megabytes({n: dists[n] for n in added})}

@@ -1,6 +1,5 @@
 """A packaged model needs only the run time: spacy.load works without the workbench's libraries,
 and the workbench, where one is missing, says which extra installs it."""
-import importlib.metadata
 import json
 import os
 import re
@@ -11,10 +10,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from benchmarks.install_size import closure
 from spacy_bert_ner import __version__
 from spacy_bert_ner.extras import MissingExtra, require
 
@@ -73,25 +72,6 @@ def test_cli_without_the_train_extra_says_what_to_install(tmp_path, blocked, arg
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr == f"Error: {message}: pip install 'spacy-bert-ner[train]'\n"
     assert not out.exists()  # stopped before any work
-
-
-def closure(requirements):
-    """Installed distributions (canonical name -> Distribution) that `requirements` need here,
-    markers and extras evaluated as pip would on this interpreter."""
-    found, todo, seen = {}, [(Requirement(r), "") for r in requirements], set()
-    while todo:
-        req, extra = todo.pop()
-        if req.marker and not req.marker.evaluate({**default_environment(), "extra": extra}):
-            continue
-        name = canonicalize_name(req.name)
-        if name not in found:
-            found[name] = importlib.metadata.distribution(name)
-        dist = found[name]
-        for want in [""] + sorted(req.extras):
-            if (name, want) not in seen:
-                seen.add((name, want))
-                todo += [(Requirement(line), want) for line in dist.requires or []]
-    return found
 
 
 def repack(dist, folder: Path) -> Path:

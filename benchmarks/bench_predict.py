@@ -97,7 +97,7 @@ def timings(load: Clock, run: Clock) -> Dict[str, float]:
 
 
 def run_predict(args, cpu_inference=None) -> Dict[str, Any]:
-    import spacy_bert_ner.predict as predict_module
+    import spacy_bert_ner.inference.predict as predict_module
 
     load_pipeline = predict_module.load_pipeline
     load = Clock()
@@ -125,7 +125,7 @@ def run_bare_forward(args, texts: List[str]) -> Dict[str, Any]:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from spacy_bert_ner.batching import SORT_BATCHES, by_length
+    from spacy_bert_ner.inference.batching import SORT_BATCHES, by_length
 
     device = _torch_device(args.gpu_id)
     with Clock() as load:
@@ -236,7 +236,7 @@ def main(argv=None) -> None:
     if args.child:
         return child(args)
 
-    from spacy_bert_ner.training_hooks import native_bf16_cpu
+    from spacy_bert_ner.training.hooks import native_bf16_cpu
 
     if not (Path(args.model) / "config.cfg").is_file():
         sys.exit(f"Not a pipeline directory: {args.model} (train one first, e.g. `spacy project run all`).")

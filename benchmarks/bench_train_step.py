@@ -130,7 +130,7 @@ def main() -> None:
                 sys.exit(f"{name} failed ({out.returncode}):\n{out.stderr[-3000:]}")
             runs[name].append(json.loads(lines[-1][len("RESULT "):]))
             print(f"round {round_ + 1} {name:15s} {runs[name][-1]['words_per_s']:7.1f} words/s", flush=True)
-    from spacy_bert_ner.training_hooks import native_bf16_cpu
+    from spacy_bert_ner.training.hooks import native_bf16_cpu
 
     median = {name: statistics.median(r["words_per_s"] for r in results) for name, results in runs.items()}
     base = median.get("documents_fp32")

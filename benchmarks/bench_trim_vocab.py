@@ -77,7 +77,7 @@ def main() -> None:
         sys.exit(f"Needs the encoder at {args.encoder} and UNER Danish at {args.data}")
     import torch
 
-    from spacy_bert_ner.vocab_trim import dir_size, trim_vocab
+    from spacy_bert_ner.training.vocab_trim import dir_size, trim_vocab
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
     sentences = test_sentences(splits["test"])

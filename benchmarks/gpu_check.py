@@ -301,8 +301,8 @@ def log_speed(log_path: Path) -> Dict[str, Any]:
 def demo_phase(args: argparse.Namespace, work: Path) -> Dict[str, Any]:
     from spacy.tokens import DocBin
 
-    from spacy_bert_ner.predict import load_pipeline
-    from spacy_bert_ner.train import train
+    from spacy_bert_ner.inference.loading import load_pipeline
+    from spacy_bert_ner.training.train import train
 
     splits = [DEMO / f"{split}.iob2" for split in ("train", "dev", "test")]
     encoder = wordpiece_encoder(work / "demo-encoder", splits, args.size)
@@ -347,7 +347,7 @@ def train_phase(args: argparse.Namespace, corpus: Path, encoder: Path, batch: in
     from thinc.api import require_gpu, set_gpu_allocator
 
     from benchmarks.bench_train_step import training_steps
-    from spacy_bert_ner.train import precision_overrides
+    from spacy_bert_ner.training.train import precision_overrides
 
     config = load_config(args.config)
     overrides: Dict[str, Any] = {"training.batcher.size": batch}
@@ -386,7 +386,8 @@ def train_phase(args: argparse.Namespace, corpus: Path, encoder: Path, batch: in
 def predict_phase(args: argparse.Namespace, corpus: Path, model: Path, batch_size: int) -> Dict[str, Any]:
     from spacy.tokens import DocBin
 
-    from spacy_bert_ner.predict import load_pipeline, predict
+    from spacy_bert_ner.inference.loading import load_pipeline
+    from spacy_bert_ner.inference.predict import predict
 
     if not model.exists():
         raise RuntimeError(f"no pipeline at {model}: the first train phase failed")

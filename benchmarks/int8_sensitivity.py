@@ -31,7 +31,7 @@ from spacy_bert_ner.components import int8
 from spacy_bert_ner.evaluation import scorer
 from spacy_bert_ner.evaluation.runner import predict, read_gold, to_sentences
 from spacy_bert_ner.jsonfiles import write_json
-from spacy_bert_ner.loading import load_pipeline
+from spacy_bert_ner.inference.loading import load_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.harness import machine  # noqa: E402

@@ -119,7 +119,7 @@ def _drop(snapshots: Path, names: List[str]) -> None:
 def _register_spacy_logger() -> None:
     from spacy.util import registry
 
-    from spacy_bert_ner.training_hooks import jsonl_logger
+    from spacy_bert_ner.training.hooks import jsonl_logger
 
     @registry.loggers("spacy_bert_ner_bench.time_marks.v1")
     def time_marks_logger(marks: List[float], output_dir: str, dev_words: int = 0, path: Optional[str] = None,

@@ -41,7 +41,7 @@ typing-extensions spacy-transformers spacy-alignments transformers tokenizers hu
 DEVICE_HAS="numpy torch requests tqdm jinja2 packaging setuptools typer click filelock fsspec hf-xet
 pyyaml regex safetensors httpx wrapt matplotlib"
 # transformers/models folders kept: the encoders the configs name, the auto classes and what
-# they import; spacy_bert_ner.vocab_trim uses gpt2's byte table.
+# they import; spacy_bert_ner.training.vocab_trim uses gpt2's byte table.
 KEEP_MODELS="bert roberta xlm_roberta distilbert electra deberta_v2 auto encoder_decoder gpt2"
 PLATFORMS="--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_27_x86_64
 --platform manylinux_2_28_x86_64 --platform manylinux_2_31_x86_64 --platform manylinux_2_34_x86_64"

@@ -1,7 +1,7 @@
 """`python -m spacy_bert_ner` and the `spacy-bert-ner` console script.
 
 The command line is the workbench: typer comes with the `train` extra (and with spaCy), not with a
-model's run time, so the launcher checks for it before importing cli.py, whose commands are typer
+model's run time, so the launcher checks for it before importing cli/, whose commands are typer
 functions, and a missing typer stops with the pip line rather than an ImportError.
 """
 import sys

@@ -85,7 +85,7 @@ def trained(tmp_path_factory, demo_corpus, tiny_transformer) -> Path:
     """model-best of a 150-step training; the encoder lives in its own folder so a test can move it."""
     import shutil
 
-    from spacy_bert_ner.train import train
+    from spacy_bert_ner.training.train import train
 
     encoder = tmp_path_factory.mktemp("encoder") / "tiny"
     shutil.copytree(tiny_transformer, encoder)

@@ -1,7 +1,7 @@
 """Length-sorted inference batches: sorted within each window, results back in input order."""
 from hypothesis import given, strategies as st
 
-from spacy_bert_ner.batching import by_length, in_input_order
+from spacy_bert_ner.inference.batching import by_length, in_input_order
 
 
 @given(st.lists(st.text(max_size=30)), st.integers(min_value=1, max_value=12))

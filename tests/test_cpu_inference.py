@@ -10,8 +10,8 @@ from thinc.api import Adam
 import spacy_bert_ner.components.int8 as int8_module
 from spacy_bert_ner.components.encoder import CPUInferenceShim
 from spacy_bert_ner.errors import UserError
-from spacy_bert_ner.loading import load_pipeline
-from spacy_bert_ner.packaging import package
+from spacy_bert_ner.inference.loading import load_pipeline
+from spacy_bert_ner.inference.packaging import package
 
 pytestmark = pytest.mark.slow  # the session's trained pipeline
 

@@ -7,7 +7,7 @@ from spacy_bert_ner.errors import CorpusError
 from spacy_bert_ner.evaluation.runner import read_gold
 from spacy_bert_ner.readers.docbin import read_docbin
 from spacy_bert_ner.readers.export import export
-from spacy_bert_ner.vocab_trim import read_texts
+from spacy_bert_ner.training.vocab_trim import read_texts
 
 
 @pytest.fixture

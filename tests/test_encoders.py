@@ -1,4 +1,5 @@
 """Recommended encoders, and an unloadable encoder stopping training before anything is built."""
+import shutil
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 from spacy_bert_ner.cli import app
-from spacy_bert_ner.encoders import MULTILINGUAL, RECOMMENDED, check_encoder, recommended
+from spacy_bert_ner.training.encoders import MULTILINGUAL, RECOMMENDED, check_encoder, recommended
 from spacy_bert_ner.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,8 +44,13 @@ def test_models_command():
     assert "ufal/robeczech-base" in runner.invoke(app, ["models"]).output
 
 
-def test_check_encoder_accepts_a_local_model(tiny_transformer):
-    check_encoder(str(tiny_transformer))
+def test_check_encoder_accepts_a_local_model_and_not_the_same_folder_without_its_config(tiny_transformer, tmp_path):
+    check_encoder(str(tiny_transformer))  # a UserError would fail the test
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_transformer, broken)
+    (broken / "config.json").unlink()
+    with pytest.raises(UserError, match=f"Cannot load encoder '{broken}'"):
+        check_encoder(str(broken))
 
 
 @pytest.mark.parametrize("name, message", [

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from spacy.tokens import DocBin
 
 from spacy_bert_ner.errors import UserError
-from spacy_bert_ner.predict import load_pipeline, predict
+from spacy_bert_ner.inference.loading import load_pipeline
+from spacy_bert_ner.inference.predict import predict
 from spacy_bert_ner.readers.convert import convert
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))

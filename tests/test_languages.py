@@ -12,7 +12,7 @@ from spacy.util import load_config
 
 from spacy_bert_ner.errors import UserError
 from spacy_bert_ner.readers import read_corpus
-from spacy_bert_ner.train import tokenizer_pipeline, train
+from spacy_bert_ner.training.train import tokenizer_pipeline, train
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "ner_trf.cfg"
@@ -52,7 +52,7 @@ def test_a_chinese_pipeline_trains_packages_and_finds_entities_at_character_offs
     packaged wheel tokenizes new Chinese text by character and returns exact character offsets."""
     from conftest import _load_script
 
-    from spacy_bert_ner.packaging import package
+    from spacy_bert_ner.inference.packaging import package
 
     docs, _ = read_corpus(ZH, "zh")
     DocBin(docs=docs).to_disk(tmp_path / "train.spacy")

@@ -6,7 +6,7 @@ import spacy
 from hypothesis import given, settings, strategies as st
 from spacy.tokens import Doc
 
-from spacy_bert_ner.long_texts import OVERLAP, entity_spans, merge_entities, pipe_entities, split_ranges
+from spacy_bert_ner.inference.long_texts import OVERLAP, entity_spans, merge_entities, pipe_entities, split_ranges
 
 PATTERNS = [
     {"label": "PER", "pattern": "Søren Kierkegaard"},

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from spacy_bert_ner.errors import UserError
-from spacy_bert_ner.packaging import encoder_info, package
+from spacy_bert_ner.inference.packaging import encoder_info, package
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,11 @@ import spacy
 from spacy.training import Example
 
 from spacy_bert_ner.errors import UserError
-from spacy_bert_ner.predict import Interrupted, input_fingerprint, load_pipeline, part_paths, predict, record_json
+from spacy_bert_ner.inference.loading import load_pipeline
+from spacy_bert_ner.inference.output import record_json
+from spacy_bert_ner.inference.predict import predict
+from spacy_bert_ner.inference.resume import input_fingerprint, part_paths
+from spacy_bert_ner.inference.signals import Interrupted
 
 PATTERNS = [
     {"label": "PER", "pattern": "Søren Kierkegaard"},
@@ -181,7 +185,7 @@ def test_existing_output_untouched_when_run_fails(model, tmp_path, monkeypatch):
     def fail(fields, entities):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("spacy_bert_ner.predict.record_json", fail)
+    monkeypatch.setattr("spacy_bert_ner.inference.output.record_json", fail)
     with pytest.raises(RuntimeError):
         predict(str(model), tmp_path / "in.txt", tmp_path / "out.jsonl")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.jsonl"]  # part file removed
@@ -300,7 +304,7 @@ def interrupt_at(monkeypatch, call: int, signum=signal.SIGTERM):
             raise Interrupted(signum)
         return real(fields, entities)
 
-    monkeypatch.setattr("spacy_bert_ner.predict.record_json", interrupting)
+    monkeypatch.setattr("spacy_bert_ner.inference.output.record_json", interrupting)
 
 
 def mixed_input(path: Path) -> None:

@@ -12,7 +12,10 @@ import pytest
 import spacy
 
 from spacy_bert_ner.errors import UserError
-from spacy_bert_ner.predict import Interrupted, RayEngine, part_paths, predict
+from spacy_bert_ner.inference.predict import predict
+from spacy_bert_ner.inference.ray_engine import RayEngine
+from spacy_bert_ner.inference.resume import part_paths
+from spacy_bert_ner.inference.signals import Interrupted
 from test_predict import model  # noqa: F401  (the fixture: an entity ruler saved like a trained model)
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
@@ -48,14 +51,14 @@ def counts(summary):
 def test_a_signal_stops_a_ray_run_and_leaves_no_part_file(model, tmp_path, monkeypatch, capsys):
     """Ray's own SIGTERM handler would end the process on the spot; predict's is back after
     ray.init, so the run stops, says so and removes its part file (a Ray run starts over)."""
-    import spacy_bert_ner.ray_predict as ray_predict
+    import spacy_bert_ner.inference.ray_engine as ray_engine
 
     assert not ray.is_initialized()  # so that predict starts (and stops) a local Ray itself
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     mixed_jsonl(source)
     calls = []
 
-    class Signalling(ray_predict.Written):
+    class Signalling(ray_engine.Written):
         """The third document's line arrives with a SIGTERM, as from `kill`."""
 
         def __new__(cls, *fields):
@@ -64,7 +67,7 @@ def test_a_signal_stops_a_ray_run_and_leaves_no_part_file(model, tmp_path, monke
                 os.kill(os.getpid(), signal.SIGTERM)
             return super().__new__(cls, *fields)
 
-    monkeypatch.setattr(ray_predict, "Written", Signalling)
+    monkeypatch.setattr(ray_engine, "Written", Signalling)
     with pytest.raises(Interrupted) as stop:
         predict(str(model), source, out, batch_size=2, ray=RayEngine(workers=1))
     assert stop.value.signum == signal.SIGTERM

@@ -10,8 +10,8 @@ from spacy.util import load_config, registry, resolve_dot_names
 
 from spacy_bert_ner.errors import UserError
 from spacy_bert_ner.readers import read_corpus
-from spacy_bert_ner.train import tokenizer_pipeline, train
-from spacy_bert_ner.training_data import check_corpora
+from spacy_bert_ner.training.train import tokenizer_pipeline, train
+from spacy_bert_ner.training.corpus_checks import check_corpora
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "ner_trf.cfg"

@@ -7,7 +7,7 @@ from typing import List
 
 import pytest
 
-from spacy_bert_ner.vocab_trim import KEPT_IDS_FILE, TRIM_INFO_FILE, read_texts, trim_vocab
+from spacy_bert_ner.training.vocab_trim import KEPT_IDS_FILE, TRIM_INFO_FILE, read_texts, trim_vocab
 
 KINDS = ("wordpiece", "unigram", "bpe")
 
@@ -220,3 +220,20 @@ def test_read_texts_takes_docbins_and_refuses_empty_files(demo_dir, tmp_path):
     DocBin().to_disk(tmp_path / "empty.spacy")
     with pytest.raises(CorpusError, match="empty.spacy: no text"):
         read_texts(tmp_path / "empty.spacy")
+
+
+def test_prepare_encoder_trims_by_default_copies_with_no_trim_and_takes_no_value(tiny_transformer, demo_dir, tmp_path):
+    """`--trim/--no-trim` is a typer boolean: what project.yml's trim_vocab var (trim or no-trim) switches."""
+    from typer.testing import CliRunner
+
+    from spacy_bert_ner.cli import app
+
+    runner = CliRunner()
+    texts = ["--text", str(demo_dir / "dev.iob2")]
+    trimmed = runner.invoke(app, ["prepare-encoder", str(tiny_transformer), str(tmp_path / "t"), *texts])
+    copied = runner.invoke(app, ["prepare-encoder", str(tiny_transformer), str(tmp_path / "c"), *texts, "--no-trim"])
+    assert trimmed.exit_code == 0 and copied.exit_code == 0, trimmed.output + copied.output
+    assert (tmp_path / "t" / KEPT_IDS_FILE).is_file() and not (tmp_path / "c" / KEPT_IDS_FILE).exists()
+    assert "Trimmed" in trimmed.output and "Copied" in copied.output
+    value = runner.invoke(app, ["prepare-encoder", str(tiny_transformer), str(tmp_path / "v"), "--trim", "false"])
+    assert value.exit_code == 2 and not (tmp_path / "v").exists()

@@ -11,8 +11,8 @@ import spacy
 from spacy.tokens import DocBin
 
 from spacy_bert_ner.errors import UserError
-from spacy_bert_ner.packaging import package
-from spacy_bert_ner.train import train
+from spacy_bert_ner.inference.packaging import package
+from spacy_bert_ner.training.train import train
 
 from conftest import CONFIG, tiny_overrides
 

@@ -68,7 +68,7 @@ class CPUInferenceShim(HFShim):
         super().__init__(model, **kwargs)
         self.cpu_inference = cpu_inference
         self.int8: Any = None  # the Int8Encoder, once the weights are loaded
-        # Training steps under bfloat16 autocast: set by spacy_bert_ner.fine_tuning.v1 (training_hooks.py)
+        # Training steps under bfloat16 autocast: set by spacy_bert_ner.fine_tuning.v1 (training/hooks.py)
         # on a CPU with native bf16. Weights, gradients and the optimizer stay float32.
         self.bf16_training = False
         # The encoder's learning rate relative to the optimizer's (the heads'): fine_tuning.v1's

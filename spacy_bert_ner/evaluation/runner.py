@@ -14,9 +14,9 @@ from wasabi import msg
 from ..errors import UserError
 from ..extras import require
 from ..jsonfiles import write_json, write_jsonl
-from ..loading import load_pipeline
-from ..chunks import inside_entities
-from ..long_texts import Entity, pipe_entities
+from ..inference.loading import load_pipeline
+from ..training.chunks import inside_entities
+from ..inference.long_texts import Entity, pipe_entities
 from ..readers.docbin import read_docbin
 from ..components.confidence import DEFAULT_SPANS_KEY, calibrated, scoring_pipe
 from . import analysis, bootstrap, calibration, compare as compare_mod, report, scorer

@@ -19,6 +19,6 @@ Policies, each counted in the FileReport rather than applied silently:
 No torch here: conversion must start fast and run where no model is installed.
 """
 from .corpus import read_corpus, read_text
-from .report import FileReport
+from .file_report import FileReport
 
 __all__ = ["read_corpus", "read_text", "FileReport"]

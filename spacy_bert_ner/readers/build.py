@@ -12,7 +12,7 @@ from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
 from ..errors import CorpusError
-from .report import FileReport
+from .file_report import FileReport
 from .schemes import SCHEMES, TagError, check_scheme, decode, detect_scheme, parse_tag
 from .sentences import TaggedSentence
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from ..errors import CorpusError
-from .report import FileReport
+from .file_report import FileReport
 from .schemes import is_tag
 from .sentences import TaggedSentence
 

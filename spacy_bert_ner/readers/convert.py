@@ -10,7 +10,7 @@ from wasabi import Printer
 from ..errors import UserError
 from ..jsonfiles import write_json
 from .corpus import make_nlp, read_corpus
-from .report import FileReport
+from .file_report import FileReport
 
 msg = Printer()
 SPLIT_NAMES = ("train", "dev", "test")

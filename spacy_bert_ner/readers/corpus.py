@@ -11,7 +11,7 @@ from ..languages import blank
 from .build import DEFAULT_N_SENTS, sentences_to_docs
 from .columns import read_columns, sniff_layout
 from .jsonl import DEFAULT_SPANS_KEY, looks_like_jsonl, read_jsonl
-from .report import FileReport
+from .file_report import FileReport
 
 FORMATS = ("auto", "conll", "conllu", "conllx", "jsonl")
 

@@ -25,7 +25,7 @@ from spacy.util import filter_spans
 
 from ..errors import CorpusError
 from .build import count_misaligned
-from .report import FileReport
+from .file_report import FileReport
 
 ALIGNMENTS = ("strict", "contract", "expand")
 SPAN_KEYS = ("spans", "entities", "label")

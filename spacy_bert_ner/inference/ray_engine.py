@@ -2,14 +2,14 @@
 
 Ray Data reads INPUT (a text or JSONL file, or a folder of .txt files; a local path or any URI
 Ray Data reads, such as s3://...); a task per file cuts it into records with `predict`'s own
-readers, so the same records are malformed, with the same line numbers, and the same ones are
-too long. A pool of `workers` actors, each with the pipeline loaded once, runs batches of
-records through `pipe_entities` and turns each document into its output line with
-`predict.written`, as a local run does. This process receives the lines in input order (Ray
-Data's `preserve_order`) and `predict` writes them to its part file, renamed to OUTPUT when all
-are done: one file, with the same records in the same order as a run without Ray, never
-shards. A local folder's files are read in name order, as locally; a folder URI's in the order
-Ray lists them.
+readers (`inputs`), so the same records are malformed, with the same line numbers, and the same
+ones are too long. A pool of `workers` actors, each with the pipeline loaded once, runs batches
+of records through the local engine (`engine.local_written`), which turns each document into its
+output line as a local run does. This process receives the lines in input order (Ray Data's
+`preserve_order`) and `predict` writes them to its part file, renamed to OUTPUT when all are
+done: one file, with the same records in the same order as a run without Ray, never shards. A
+local folder's files are read in name order, as locally; a folder URI's in the order Ray lists
+them.
 
 Each file is read whole by one task, so give an input of many GB as several files: they are then
 read in parallel. Reading and cutting take no CPU of their own in Ray's accounting (they are
@@ -19,16 +19,29 @@ import io
 import json
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
+from ..errors import UserError
+from ..ray_cluster import check_resources, ray_session
 from .batching import SORT_BATCHES
-from .errors import UserError
-from .predict import RayEngine, Written, admitted, file_records, folder_record, is_uri, _txt_files, _local_written
-from .ray_cluster import check_resources, ray_session
+from .engine import local_written
+from .inputs import admitted, file_records, folder_record, is_uri, txt_files
+from .output import Written
 
 BLOCK_BYTES = 1 << 18  # a block of records: some seconds of an actor's work, not minutes
 Problem = Tuple[str, bool]  # a skipped record's "path:line: reason", whether it is too long
+
+
+@dataclass(frozen=True)
+class RayEngine:
+    """predict --engine ray: where and with what the documents are run (this module)."""
+
+    address: Optional[str] = None  # a Ray cluster; None starts a local Ray on this machine
+    workers: int = 1  # actors, each with the model loaded once
+    cpus_per_worker: int = 1  # also each actor's torch threads
+    gpus_per_worker: float = 0.0
 
 
 def _sources(input_path: Union[str, Path]) -> Tuple[List[str], bool, Dict[str, str]]:
@@ -46,7 +59,7 @@ def _sources(input_path: Union[str, Path]) -> Tuple[List[str], bool, Dict[str, s
             raise UserError(f"Input not found: {input_path}")
         return [str(input_path)], info.type == pyarrow.fs.FileType.Directory, {}
     path = Path(input_path)
-    files = _txt_files(path) if path.is_dir() else [path]
+    files = txt_files(path) if path.is_dir() else [path]
     if not files:
         raise UserError(f"No document to predict in {path}: the folder has no .txt files.")
     return [str(file.resolve()) for file in files], path.is_dir(), {str(f.resolve()): str(f) for f in files}
@@ -93,7 +106,7 @@ class PipelineActor:
         out.update({key: [default] * size for key, default in zip(Written._fields, ("", 0, 0, False, False))})
         docs = [i for i in range(size) if not batch["problem"][i]]
         records = ((batch["text"][i], json.loads(batch["fields"][i]), "") for i in docs)
-        for i, line in zip(docs, _local_written(self.nlp, records, self.split_chars, self.batch_size, 1,
+        for i, line in zip(docs, local_written(self.nlp, records, self.split_chars, self.batch_size, 1,
                                                  self.min_score)):
             for key, value in zip(Written._fields, line):
                 out[key][i] = value

@@ -43,8 +43,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
-from .errors import CorpusError, UserError
-from .jsonfiles import write_json
+from ..errors import CorpusError, UserError
+from ..jsonfiles import write_json
 
 KEPT_IDS_FILE = "kept_ids.json"
 TRIM_INFO_FILE = "trim_info.json"
@@ -85,17 +85,17 @@ def read_texts(path: Union[str, Path], encoding: str = "utf-8") -> List[str]:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".txt":
-        from .readers import read_text
+        from ..readers import read_text
 
         texts = [line for line in read_text(path, encoding).split("\n") if line.strip()]
     elif suffix == ".spacy":
         from spacy.vocab import Vocab
 
-        from .readers.docbin import read_docbin
+        from ..readers.docbin import read_docbin
 
         texts = [doc.text for doc in read_docbin(path, Vocab())]
     else:
-        from .readers import read_corpus
+        from ..readers import read_corpus
 
         docs, _ = read_corpus(path, encoding=encoding)
         texts = [doc.text for doc in docs]

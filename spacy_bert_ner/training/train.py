@@ -6,7 +6,7 @@ pipeline, often as a long traceback; here each is one message naming the setting
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Tuple
 
-from .errors import UserError
+from ..errors import UserError
 
 MIXED_PRECISION = "mixed_precision"
 
@@ -53,7 +53,7 @@ def tokenizer_pipeline(config) -> Any:
 
     A config without `[nlp.tokenizer]` gets the language's own (spaCy fills it from `nlp.lang`).
     """
-    from .languages import blank
+    from ..languages import blank
 
     nlp = blank(config["nlp"]["lang"], config["nlp"].get("tokenizer"), setting="nlp.lang")
     if hasattr(nlp.tokenizer, "initialize"):  # e.g. Chinese pkuseg loads its model here
@@ -66,7 +66,7 @@ def train(config_path: Path, output_dir: Path, gpu_id: int = -1, overrides: Opti
     from spacy import util
     from spacy.cli.train import train as spacy_train
 
-    from .training_data import check_corpora
+    from .corpus_checks import check_corpora
 
     if not Path(config_path).exists():
         raise UserError(f"Config file {config_path} does not exist.")

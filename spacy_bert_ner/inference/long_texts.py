@@ -33,7 +33,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .batching import SORT_BATCHES, by_length, in_input_order
-from .components.confidence import entity_scores
+from ..components.confidence import entity_scores
 
 OVERLAP = 300  # characters shared by consecutive pieces (at least; at most twice that)
 # The look-behind starts a match only at the first of a run of full stops: linear time on "....".

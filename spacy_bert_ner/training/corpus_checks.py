@@ -22,8 +22,8 @@ from spacy.training import Corpus, Example
 from spacy.util import registry, resolve_dot_names
 from wasabi import msg
 
-from .errors import UserError
-from .readers.docbin import read_docbin
+from ..errors import UserError
+from ..readers.docbin import read_docbin
 
 MAX_EXAMPLES = 5  # misaligned entities shown per file; all are counted
 

@@ -20,8 +20,8 @@ from spacy.training import Example
 from spacy.util import registry
 from wasabi import msg
 
-from .components.encoder import CPUInferenceShim
-from .errors import UserError
+from ..components.encoder import CPUInferenceShim
+from ..errors import UserError
 
 
 def encoder_layers(hf_model: Any) -> List[Any]:

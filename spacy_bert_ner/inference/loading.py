@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional
 
 from spacy.language import Language
 
-from .errors import UserError
+from ..errors import UserError
 
 # Components that leave large outputs on each doc; doc_cleaner frees them after the pipeline.
 DOC_OUTPUTS = {"doc.tensor", "doc._.trf_data"}
@@ -26,7 +26,7 @@ def cpu_inference_overrides(config: Any, setting: str, where: str) -> Dict[str, 
     """The config overrides that make a pipeline's encoder predict on a CPU in `setting`
     ("fp32", "bf16", "int8"); a pipeline saved with spacy-transformers' encoder gets ours,
     which reads the same weights. `where` names the pipeline in messages."""
-    from .components.encoder import CPU_INFERENCE
+    from ..components.encoder import CPU_INFERENCE
 
     if setting not in CPU_INFERENCE:
         raise UserError(f"--cpu-inference must be one of {', '.join(CPU_INFERENCE)}; got {setting!r}.")

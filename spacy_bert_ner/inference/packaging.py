@@ -5,9 +5,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from .errors import UserError
-from .extras import require
-from .jsonfiles import write_json
+from ..errors import UserError
+from ..extras import require
+from ..jsonfiles import write_json
 
 USAGE = """### Usage
 

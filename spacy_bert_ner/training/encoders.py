@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from .errors import UserError
+from ..errors import UserError
 
 
 def check_encoder(name: str, setting: str = "components.transformer.model.name") -> None:

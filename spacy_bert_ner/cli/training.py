@@ -1,0 +1,85 @@
+"""Commands before and during training: the encoder (`models`, `prepare-encoder`, `trim-vocab`)
+and `train` itself."""
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import options
+
+
+def train(
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help="Training config (.cfg), e.g. configs/ner_trf.cfg."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for model-best and model-last."),
+    gpu_id: int = options.gpu_id("train on"),
+):
+    """Train a pipeline from a config; extra `--section.key value` options override the config.
+
+    Checks the corpora and the encoder before anything is built: counts what the reader, the
+    augmenter and the batcher will train on (and stops if any token would be lost) and the gold
+    entities the tokenizer cannot reproduce (stops above `checks.max_misaligned`). Turns mixed
+    precision on for GPU runs.
+    """
+    from ..training.train import train as run_training
+
+    run_training(config, output, gpu_id, options.config_overrides(ctx))
+
+
+def trim_vocab(
+    encoder: str = typer.Argument(..., help="Hugging Face model directory (or cached Hub name) to trim."),
+    output: Path = typer.Argument(..., help="Directory for the trimmed model (tokenizer, weights, config)."),
+    text: List[Path] = typer.Option(..., "--text", "-t", help="Corpus (a format `convert` reads), .spacy or .txt file; repeat or give several."),
+    more_texts: Optional[List[Path]] = typer.Argument(None, help="More text files, so `--text corpus/*.iob2` works."),
+    keep_top: int = typer.Option(0, "--keep-top", help="Also keep this many other pieces, in the tokenizer's own order."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Encoding of the text files, e.g. latin-1 for CoNLL-2002."),
+):
+    """Keep only the vocabulary pieces the texts use (plus special tokens and the single-character
+    pieces of their scripts) and their embedding rows: a smaller encoder that computes the same
+    on those texts. Writes kept_ids.json and trim_info.json beside the model."""
+    from ..training.vocab_trim import trim_vocab as run_trim
+
+    report = run_trim(encoder, output, [*text, *(more_texts or [])], keep_top, encoding)
+    typer.secho(
+        f"Wrote {output}: kept {report.kept_pieces:,} of {report.original_pieces:,} pieces "
+        f"({report.kept_used:,} used by the texts, {report.kept_special} special, "
+        f"{report.kept_single_char:,} single characters, {report.kept_top:,} top, "
+        f"{report.kept_merge_path:,} on merge paths) in {report.seconds:.1f} s",
+        fg=typer.colors.GREEN,
+    )
+    n_texts = sum(report.texts.values())
+    if report.texts_segmented_identically < n_texts:
+        typer.secho(f"{n_texts - report.texts_segmented_identically} of {n_texts} texts now split "
+                    f"differently; please report this", fg=typer.colors.YELLOW)
+
+
+def prepare_encoder(
+    encoder: str = typer.Argument(..., help="Hugging Face Hub name or local model directory."),
+    output: Path = typer.Argument(..., help="Directory the pipeline will train from."),
+    text: List[Path] = typer.Option([], "--text", "-t", help="Corpus files whose vocabulary to keep."),
+    trim: bool = typer.Option(True, "--trim/--no-trim", help="Trim the vocabulary to the texts, or copy the "
+                              "encoder as it is."),
+    keep_top: int = typer.Option(0, "--keep-top", help="With trimming, also keep this many other pieces."),
+):
+    """Prepare the encoder a workflow trains from: vocabulary-trimmed or a plain local copy.
+
+    Lets project.yml switch trimming with one var; both record the original encoder in
+    trim_info.json, which `package` copies into the model's meta."""
+    from ..training.vocab_trim import copy_encoder, trim_vocab as run_trim
+
+    if trim:
+        report = run_trim(encoder, output, text, keep_top)
+        typer.secho(f"Trimmed {encoder} to {report.kept_pieces:,} of {report.original_pieces:,} pieces in "
+                    f"{output}", fg=typer.colors.GREEN)
+    else:
+        copy_encoder(encoder, output)
+        typer.secho(f"Copied {encoder} unchanged to {output}", fg=typer.colors.GREEN)
+
+
+def models(
+    lang: Optional[str] = typer.Option(None, "--lang", "-l", help="Language code, e.g. de, da, pt; all when left out."),
+):
+    """List recommended encoders: Hub name, size and why, language-specific first, then multilingual."""
+    from ..training.encoders import format_models_table
+
+    typer.echo(format_models_table(lang))

@@ -1,6 +1,6 @@
 """What installing a packaged model costs on disk, with and without the workbench.
 
-    python benchmarks/install_size.py [--output benchmarks/results/install_size.json]
+    python -m benchmarks.install_size [--output benchmarks/results/install_size.json]
 
 A model wheel requires `spacy-bert-ner` with no extra; the workbench sits behind `[train]` and
 int8 inference behind `[int8]`. This walks the installed metadata of this environment from
@@ -13,37 +13,12 @@ import argparse
 import importlib.metadata as metadata
 import platform
 from pathlib import Path
-from typing import Dict, Iterable, Set, Tuple
-
-from packaging.markers import default_environment
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from typing import Dict
 
 from spacy_bert_ner.jsonfiles import write_json
+from tests.installed import closure
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def closure(requirements: Iterable[str]) -> Dict[str, metadata.Distribution]:
-    """Installed distributions (canonical name -> Distribution) that `requirements` need here,
-    markers and extras evaluated as pip would on this interpreter (also what
-    tests/test_lean_runtime.py repacks into its venv's wheel folder)."""
-    found: Dict[str, metadata.Distribution] = {}
-    todo = [(Requirement(r), "") for r in requirements]
-    seen: Set[Tuple[str, str]] = set()
-    while todo:
-        req, extra = todo.pop()
-        if req.marker and not req.marker.evaluate({**default_environment(), "extra": extra}):
-            continue
-        name = canonicalize_name(req.name)
-        if name not in found:
-            found[name] = metadata.distribution(name)
-        dist = found[name]
-        for want in [""] + sorted(req.extras):
-            if (name, want) not in seen:
-                seen.add((name, want))
-                todo += [(Requirement(line), want) for line in dist.requires or []]
-    return found
 
 
 def megabytes(dists: Dict[str, metadata.Distribution]) -> float:

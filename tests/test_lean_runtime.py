@@ -13,7 +13,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from benchmarks.install_size import closure
+from installed import closure
 from spacy_bert_ner import __version__
 from spacy_bert_ner.extras import MissingExtra, require
 
@@ -115,7 +115,7 @@ def test_model_wheel_installs_only_the_runtime_and_runs_there(tmp_path, trained)
     which of them lands in the venv is pip's decision from the wheels' metadata, not this test's.
     Then spacy.load + nlp(text) run in the venv, and the spacy-bert-ner command there says which
     extra to install (typer is there: spaCy requires it)."""
-    from spacy_bert_ner.packaging import package
+    from spacy_bert_ner.inference.packaging import package
 
     wheels = tmp_path / "wheels"
     wheels.mkdir()

@@ -15,7 +15,6 @@ from spacy.training.initialize import init_nlp
 from spacy.training.loop import train
 from thinc.api import Adam, ArgsKwargs, Config, fix_random_seed
 
-from benchmarks.memory_probe import live_tensors
 from spacy_bert_ner.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,6 +210,17 @@ def test_bf16_autocast_on_cpu_trains_a_float32_model(tiny_transformer, tmp_path)
     assert all(torch.equal(state[n], p) for n, p in after.items())
 
 
+def live_tensor_count() -> int:
+    """How many torch tensors the garbage collector reaches after a collection."""
+    import gc
+    import warnings
+
+    gc.collect()
+    with warnings.catch_warnings():  # isinstance touches torch.distributed's deprecated reduce_op
+        warnings.simplefilter("ignore", FutureWarning)
+        return sum(isinstance(obj, torch.Tensor) for obj in gc.get_objects())
+
+
 def test_a_training_step_updates_the_weights_as_thincs_shim_does_and_keeps_no_old_tensors(tiny_transformer):
     """CPUInferenceShim.finish_update replaces thinc's PyTorchShim.finish_update, which keeps one
     tensor per parameter alive from every step (benchmarks/repro_thinc_shim_chain.py): the same
@@ -224,7 +234,7 @@ def test_a_training_step_updates_the_weights_as_thincs_shim_does_and_keeps_no_ol
         fix_random_seed(0)  # the encoder's own dropout draws from torch's generator
         for _ in range(4):
             train_step(nlp, examples, sgd)
-            counts.append(len(live_tensors()))
+            counts.append(live_tensor_count())
         return snapshot(nlp)[0]
 
     # thinc's shim has no learning-rate factor of its own: compare at the heads' rate
@@ -292,7 +302,7 @@ def test_use_averages_evaluates_and_saves_the_averaged_encoder(tiny_transformer,
 
 
 def test_bf16_setting(tiny_transformer):
-    from spacy_bert_ner.training_hooks import native_bf16_cpu
+    from spacy_bert_ner.training.hooks import native_bf16_cpu
 
     nlp, _ = initialized(tiny_transformer, bf16_on_cpu="auto")
     assert encoder_shim(nlp).bf16_training == native_bf16_cpu()
@@ -332,9 +342,11 @@ def test_encoder_learn_rate_scale_must_be_positive(tiny_transformer):
 # is mapped (mallinfo2's hblkhd, the bytes in mapped blocks, grows by it).
 MMAP_CHECK = """
 import ctypes, json, sys
-from benchmarks.memory_probe import MallInfo2
 from spacy.util import registry
 import spacy_bert_ner
+
+class MallInfo2(ctypes.Structure):  # glibc's struct mallinfo2: ten size_t fields, hblkhd the fifth
+    _fields_ = [(name, ctypes.c_size_t) for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
 
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = MallInfo2
@@ -359,9 +371,9 @@ def test_mmap_threshold_maps_batch_sized_blocks_again(threshold_mb, mapped):
 
 
 def resident_mb() -> float:
-    from benchmarks.time_marks import process_memory_mb
-
-    return process_memory_mb()["VmRSS"]
+    """This process's resident memory (VmRSS in /proc/self/status), MB."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
@@ -427,7 +439,7 @@ def three_sentence_doc(vocab, ents=None):
     (14, None, [[0, 1, 2]]),  # the document fits: unchanged
 ])
 def test_sentence_chunks_split_documents_at_sentences_and_keep_every_entity(max_tokens, max_sentences, chunks):
-    from spacy_bert_ner.training_hooks import sentence_chunks
+    from spacy_bert_ner.training.hooks import sentence_chunks
 
     nlp = spacy.blank("da")
     doc = three_sentence_doc(nlp.vocab)
@@ -441,7 +453,7 @@ def test_sentence_chunks_split_documents_at_sentences_and_keep_every_entity(max_
 def test_sentence_chunks_cut_long_sentences_and_unsegmented_text_but_never_an_entity():
     """Sentences longer than max_tokens, and text without sentence boundaries, are cut into windows;
     a cut never falls inside an entity, and an entity longer than the limit stays whole."""
-    from spacy_bert_ner.training_hooks import sentence_chunks
+    from spacy_bert_ner.training.hooks import sentence_chunks
 
     nlp = spacy.blank("da")
     across = three_sentence_doc(nlp.vocab, ["O"] * 3 + ["B-LOC", "I-LOC", "I-LOC"] + ["O"] * 8)
@@ -467,7 +479,7 @@ def test_sentence_chunks_cut_long_sentences_and_unsegmented_text_but_never_an_en
 
 def test_sentence_chunks_count_the_pipelines_tokens():
     """A gold word the tokenizer splits counts as its tokens: in Chinese, one token per character."""
-    from spacy_bert_ner.training_hooks import sentence_chunks
+    from spacy_bert_ner.training.hooks import sentence_chunks
 
     nlp = spacy.blank("zh")
     gold = Doc(nlp.vocab, words=["北京", "是", "中国", "的", "首都"], spaces=[False] * 5,

@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DEMO
 
 from benchmarks.gpu_check import Check
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import DEMO, ROOT
 PHASES = ["demo", "encoder", "train_2000", "train_8000", "predict_64", "predict_256"]
 
 

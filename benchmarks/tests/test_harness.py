@@ -1,4 +1,5 @@
 """The benchmark harness's bookkeeping: which checkpoint counts at a mark, resuming, the report."""
+import numpy
 import pytest
 
 from benchmarks import harness, harness_report as report
@@ -115,6 +116,49 @@ def test_report_tables_ratios_unreached_marks_and_cnn_in_every_encoder_group():
     assert "## Notes" in text and "python -m benchmarks.harness --corpus da" in text
     # the runs' machine, not the one the report happens to be written on
     assert "- runs measured on: not recorded (3 runs); EPYC (2 runs)" in text and "written: today on cpu" in text
+    # one row per system at its last mark, F1 per type beside P / R / F1; the targets on one line
+    assert "| system | P / R / F1 | PER | training words/s |" in text
+    assert "| ours | 0.500 / 0.500 / 0.500 | 0.500 | 300 (3.00x) |" in text
+    assert "Targets: ours F1 ≥ hf_recipe at every mark: yes (2 of 2 marks) · ours inference faster" in text
+
+
+def test_a_group_with_one_mark_has_no_redundant_f1_table_unless_a_cell_says_more():
+    one_mark = {"ours": run("ours", f1s=(0.5,), marks=("10",)), "hf_recipe": run("hf_recipe", f1s=(0.2,), marks=("10",))}
+    text = "\n".join(report.render_group("pt/e5", one_mark, None))
+    assert "### pt/e5 (one mark: 10 min)" in text and "| 10 min |" not in text
+    assert "| ours | 0.500 / 0.500 / 0.500 | 0.500 |" in text  # its F1 at the mark is still there
+    ended = {**one_mark, "hf_recipe": run("hf_recipe", f1s=(0.2,), marks=("10",), reached=(False,))}
+    assert "| hf_recipe | 0.200* |" in "\n".join(report.render_group("pt/e5", ended, None))
+    seeds = report.groups({"runs": {report.run_key("da", "e5", "ours", seed): run("ours", f1s=(f,), marks=("10",),
+                                                                               spec={"seed": seed})
+                                    for seed, f in enumerate((0.5, 0.7))}})["da/e5"]
+    assert "| ours | 0.600 ± 0.141 (n=2) |" in "\n".join(report.render_group("da/e5", seeds, None))
+
+
+def test_report_only_rewrites_the_report_and_leaves_the_results_file_alone(tmp_path):
+    results, notes, out = tmp_path / "results.json", tmp_path / "notes.md", tmp_path / "report.md"
+    report.save_results(results, {"runs": {"da/e5/ours": run("ours")}, "invocations": ["python -m benchmarks.harness x"]})
+    before = results.read_bytes()
+    notes.write_text("### A topic\n\nWhat it shows.\n", encoding="utf8")
+    harness.main(["--report-only", "--out", str(results), "--report", str(out), "--notes", str(notes)])
+    text = out.read_text(encoding="utf8")
+    assert results.read_bytes() == before
+    assert "### da/e5" in text and "### A topic" in text and "    python -m benchmarks.harness x" in text
+    assert (tmp_path / "results_da_e5.png").is_file()
+    with pytest.raises(SystemExit):
+        harness.main(["--report-only", "--out", str(tmp_path / "none.json"), "--report", str(out)])
+
+
+def test_benchmarks_md_from_the_results_is_a_results_page_of_at_most_400_lines():
+    """What `--report-only` writes from the project's results and notes: short, and no dated notebook."""
+    import re
+
+    results = report.load_results(harness.RESULTS / "harness.json")
+    notes = harness.NOTES.read_text(encoding="utf8")
+    plots = {name: f"benchmarks/results/harness_{name.replace('/', '_')}.png" for name in report.groups(results)}
+    text = report.render(results, {"date": "today", "machine": "cpu", "versions": {"spacy": "3.8"}}, plots, notes)
+    assert len(text.splitlines()) <= 400
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b|\bsession\b|\bissue \d", notes, re.IGNORECASE)
 
 
 def test_a_run_that_ended_before_a_later_mark_counts_with_its_final_best():
@@ -130,11 +174,25 @@ def test_a_run_that_ended_before_a_later_mark_counts_with_its_final_best():
     assert report.targets(still_training)[0] == "- ours F1 ≥ hf_recipe at every mark: yes (1 of 1 marks)"
 
 
-def test_plot_is_written(tmp_path):
-    path = report.plot_group("da/e5", {"ours": run("ours")}, tmp_path / "f1.png")
-    assert path.stat().st_size > 0
+def test_plot_draws_each_system_at_its_marks_and_a_band_over_seeds(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep each figure to look at what it shows
+    runs = {"ours": run("ours", f1s=(0.4, 0.6)), "hf_recipe": run("hf_recipe", f1s=(0.2, 0.5))}
+    assert report.plot_group("da/e5", runs, tmp_path / "f1.png").read_bytes()[:4] == b"\x89PNG"
+    lines = {line.get_label(): line.get_xydata().tolist() for line in figures[0].axes[0].get_lines()}
+    assert lines == {"hf_recipe": [[10.0, 0.2], [20.0, 0.5]], "ours": [[10.0, 0.4], [20.0, 0.6]]}
+    assert len(figures[0].axes[0].collections) == 0  # one seed each: no band
+
     seeds = report.groups({"runs": seeded([(0.5, 0.7), (0.6, 0.8)])})["da/e5"]
-    assert report.plot_group("da/e5", seeds, tmp_path / "band.png").stat().st_size > 0
+    report.plot_group("da/e5", seeds, tmp_path / "band.png")
+    axes = figures[1].axes[0]
+    [mean] = axes.get_lines()
+    assert mean.get_label() == "ours (mean of 2 seeds)" and numpy.allclose(mean.get_xydata(), [[10, 0.55], [20, 0.75]])
+    [band] = axes.collections  # ± one standard deviation around the mean
+    low, high = band.get_paths()[0].vertices[:, 1].min(), band.get_paths()[0].vertices[:, 1].max()
+    assert low < 0.55 and high > 0.75
 
 
 def seeded(f1s_per_seed, system="ours"):
@@ -175,11 +233,11 @@ def test_arguments_quick_defaults_budget_and_unknown_names():
             harness.parse_args(bad)
 
 
-def test_words_per_step_follows_a_presets_batch_size(demo_corpus):
+def test_words_per_step_follows_a_presets_batch_size(demo_train):
     """Dev is evaluated every N training words in every system, so a preset's batch size must count."""
     from pathlib import Path
 
-    config, train = Path("configs/ner_trf.cfg"), demo_corpus / "train.spacy"
+    config, train = Path("configs/ner_trf.cfg"), demo_train
     small = harness.spacy_words_per_step(config, train, "da", {"training.batcher.size": 500})
     large = harness.spacy_words_per_step(config, train, "da", {"training.batcher.size": 2000})
     assert small < 500 and large > 3 * small

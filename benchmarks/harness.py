@@ -3,6 +3,7 @@
     python -m benchmarks.harness --corpus da --encoder DIR [--systems ours,hf_recipe,spacy_cnn]
         [--marks 10,20,40,80 | --budget-min M] [--seed S] [--seeds K] [--eval-words N] [--quick]
         [--out FILE] [--report FILE]
+    python -m benchmarks.harness --report-only [--out FILE] [--report FILE]
 
 For each system, one training run in its own process (one at a time, so figures are not
 disturbed) that stops after the last wall-clock mark (minutes); at each mark the checkpoint that
@@ -11,7 +12,8 @@ inference speed is timed too. Figures go to the results JSON and to BENCHMARKS.m
 machine, versions, commands), both written here. Rerunning skips every corpus/encoder/system
 already done for the requested marks with the same spec (preset, config file content, data,
 seed); a changed spec retrains it. An interrupted run resumes from the step it reached
-(training, then scoring). `--quick` runs the same code in minutes: a subsample (200 train
+(training, then scoring); `--report-only` rewrites the report (and its plots) from the results
+file alone. `--quick` runs the same code in minutes: a subsample (200 train
 sentences, 100 dev, 100 test), marks of 0.5 and 1 minute, results in harness_quick.json/.md.
 `--seeds K` trains each system with seeds S..S+K-1 (each its own run) and reports the mean and
 standard deviation of test F1 at each mark, so that a difference smaller than the spread between
@@ -170,7 +172,7 @@ def prepare_corpus(name: str, work: Path, quick: bool) -> Path:
 
 def prepare_encoder(encoder: Path, corpus: str, work: Path) -> Path:
     """The encoder trimmed to the pieces the full train + dev files use (never test)."""
-    from spacy_bert_ner.vocab_trim import trim_vocab
+    from spacy_bert_ner.training.vocab_trim import trim_vocab
 
     out = work / "encoders" / f"{encoder.name}-trimmed-{corpus}"
     if not (out / "trim_info.json").is_file():
@@ -265,7 +267,7 @@ def child_train(spec: Dict[str, Any]) -> None:
         hf_recipe.train(spec["encoder"], Path(spec["corpus_dir"]), spec["lang"], run_dir, marks_s,
                         spec["eval_steps"], spec["seed"])
         return
-    from spacy_bert_ner.train import train
+    from spacy_bert_ner.training.train import train
 
     overrides = {**spec["overrides"], "training.logger.@loggers": "spacy_bert_ner_bench.time_marks.v1",
                  "training.logger.marks": marks_s, "training.logger.output_dir": str(run_dir),
@@ -442,7 +444,7 @@ def write_report(results: Dict[str, Any], results_file: Path, report_file: Path,
         plots[name] = os.path.relpath(png, report_file.parent)
     notes = notes_file.read_text(encoding="utf8") if notes_file.is_file() else ""
     report_file.write_text(report.render(results, environment(results_file, notes_file), plots, notes), encoding="utf8")
-    log(f"wrote {results_file} and {report_file}")
+    log(f"wrote {report_file} from {results_file}")
 
 
 def parse_args(argv: Sequence[str]):
@@ -462,7 +464,8 @@ def parse_args(argv: Sequence[str]):
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default benchmarks/results/harness.json)")
     parser.add_argument("--report", type=Path, default=None, help="Markdown report (default BENCHMARKS.md)")
     parser.add_argument("--notes", type=Path, default=NOTES, help="Markdown notes included in the report")
-    parser.add_argument("--report-only", action="store_true", help="rewrite the report from the results file")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the report and its plots from the results file (--out), training nothing")
     parser.add_argument("--rescore", action="store_true",
                         help="score the systems' existing checkpoints again (after a change to scoring or inference)")
     args = parser.parse_args(argv)
@@ -497,6 +500,8 @@ def main(argv: Sequence[str]) -> None:
         return
     args = parse_args(argv)
     os.environ["HF_HUB_OFFLINE"] = "1"
+    if args.report_only and not args.out.is_file():
+        sys.exit(f"--report-only: no results file {args.out}")
     results = report.load_results(args.out)
     if not args.report_only:
         report.add_invocation(results, "python -m benchmarks.harness " + shlex.join(argv))
@@ -521,8 +526,8 @@ def main(argv: Sequence[str]) -> None:
             report.merge_run(results, key, record)
             report.save_results(args.out, results)
             write_report(results, args.out, args.report, args.notes)
-    report.save_results(args.out, results)
-    write_report(results, args.out, args.report, args.notes)
+        report.save_results(args.out, results)
+    write_report(results, args.out, args.report, args.notes)  # --report-only: the results file is left as it is
 
 
 if __name__ == "__main__":

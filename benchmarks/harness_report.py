@@ -152,59 +152,67 @@ def last_scored(run: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     return scored[-1] if scored else None
 
 
-def render_group(name: str, runs: Dict[str, Any], plot: Optional[str]) -> List[str]:
+def render_group(name: str, runs: Dict[str, Any], plot: Optional[str], found: Sequence[str] = ()) -> List[str]:
+    """One corpus/encoder: test F1 at each mark, then one row per system at its last mark (P / R /
+    F1, F1 per type, speeds, memory, size), the plot and the targets. LEGEND says how to read them."""
     marks = sorted({m for run in runs.values() for m in run["marks"]}, key=float)
     systems = sorted(runs, key=lambda s: (s != REFERENCE, s.startswith("spacy"), s))
     ref = runs.get(REFERENCE)
-    lines = [f"### {name}", "", "Test F1 on gold tokens (strict, best-on-dev checkpoint; the recipe reads gold "
-             "tokens only, so this is the comparable figure) after N minutes of training:", "",
-             "| system | " + " | ".join(f"{m} min" for m in marks) + " |",
-             "|---|" + "---:|" * len(marks)]
-    for system in systems:
-        lines.append(f"| {system} | " + " | ".join(mark_cell(runs[system], m) for m in marks) + " |")
-    lines += ["", "`*` training had ended before this mark (early stopping or max_steps): the final best. "
-              "`a ± b (n=K)`: mean and standard deviation over K seeds.", ""]
+    head = ["| system | " + " | ".join(f"{m} min" for m in marks) + " |", "|---|" + "---:|" * len(marks)]
+    cells = {system: [mark_cell(runs[system], m) for m in marks] for system in systems}
+    if len(marks) == 1 and all(cells[s] == [_f((last_scored(runs[s]) or {}).get("test", {}).get("ents_f"))]
+                               for s in systems):
+        # One mark, one seed, nothing ended early: the F1 column of the second table says it all.
+        lines = [f"### {name} (one mark: {marks[0]} min)", ""]
+    else:
+        lines = [f"### {name}", "", *head]
+        lines += [f"| {system} | " + " | ".join(cells[system]) + " |" for system in systems]
+        lines.append("")
     raw = [s for s in systems if any((e.get("test") or {}).get("raw_text") for e in runs[s]["marks"].values())]
     if raw:
-        lines += ["The same checkpoints on raw text (the pipeline tokenizes the test text itself, entities matched "
-                  "by characters: what the packaged model gets in production):", "",
-                  "| system | " + " | ".join(f"{m} min" for m in marks) + " |", "|---|" + "---:|" * len(marks)]
+        lines += ["The same checkpoints on raw text:", "", *head]
         for system in raw:
             lines.append(f"| {system} | " + " | ".join(mark_cell(runs[system], m, "raw_text") for m in marks) + " |")
         lines.append("")
-    lines += ["| system | test P / R / F1 (last mark) | training words/s | inference words/s | peak memory MB "
-              "| model MB | trained s | words trained |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    types = sorted({t for run in runs.values() if last_scored(run) for t in last_scored(run)["test"]["ents_per_type"]})
+    lines += ["| system | P / R / F1 | " + "".join(f"{t} | " for t in types) + "training words/s | inference words/s "
+              "| peak memory MB | model MB | trained s | words trained |",
+              "|---|---|" + "---:|" * (len(types) + 6)]
     ref_last = last_scored(ref) if ref else None
+    ref_get = (lambda k: ref.get(k)) if ref else (lambda k: None)
     for system in systems:
         run = runs[system]
         last = last_scored(run)
         test = last["test"] if last else None
         prf = f"{_f(test['ents_p'])} / {_f(test['ents_r'])} / {_f(test['ents_f'])}" if test else "–"
-        ref_get = (lambda k: ref.get(k)) if ref else (lambda k: None)
+        per_type = test["ents_per_type"] if test else {}
         inf = last["inference_words_per_s"] if last else None
         ref_inf = ref_last["inference_words_per_s"] if ref_last else None
         size = last["model_mb"] if last else None
         ref_size = ref_last["model_mb"] if ref_last else None
         lines.append(
-            f"| {system} | {prf} | {_num(run.get('train_words_per_s'))}{_ratio(run.get('train_words_per_s'), ref_get('train_words_per_s'))} "
+            f"| {system} | {prf} | " + "".join(f"{_f(per_type.get(t, {}).get('f'))} | " for t in types)
+            + f"{_num(run.get('train_words_per_s'))}{_ratio(run.get('train_words_per_s'), ref_get('train_words_per_s'))} "
             f"| {_num(inf)}{_ratio(inf, ref_inf)} | {_num(run.get('peak_rss_mb'))}{_ratio(run.get('peak_rss_mb'), ref_get('peak_rss_mb'))} "
             f"| {_f(size, 1)}{_ratio(size, ref_size)} | {_num(run.get('trained_s'))} | {_num(run.get('words'))} |")
-    lines += ["", f"Ratios in brackets are to {REFERENCE}. Training words/s counts update steps only: dev "
-              "evaluation is excluded, and so is checkpoint saving for hf_recipe (spaCy does not time it apart). "
-              "Peak memory is the training process's maximum RSS; model size is the checkpoint on disk. A system "
-              "with several seeds shows its lowest seed's run here.", ""]
-    types = sorted({t for run in runs.values() if last_scored(run) for t in last_scored(run)["test"]["ents_per_type"]})
-    if types:
-        lines += ["F1 per type at the last mark:", "", "| system | " + " | ".join(types) + " |",
-                  "|---|" + "---:|" * len(types)]
-        for system in systems:
-            last = last_scored(runs[system])
-            per_type = last["test"]["ents_per_type"] if last else {}
-            lines.append(f"| {system} | " + " | ".join(_f(per_type.get(t, {}).get("f")) for t in types) + " |")
-        lines.append("")
+    lines.append("")
     if plot:
         lines += [f"![Test F1 against training time, {name}]({plot})", ""]
+    if found:
+        lines += ["Targets: " + " · ".join(t[2:] if t.startswith("- ") else t for t in found), ""]
     return lines
+
+
+LEGEND = (
+    "How to read the tables: per corpus/encoder, the first table is the test F1 after N minutes of training: "
+    "strict span F1 of the checkpoint best on dev at that mark, on gold tokens (the recipe reads gold tokens "
+    "only, so this is the comparable figure); `*`: training had already ended at this mark (early stopping or "
+    "max_steps): its final best; `a ± b (n=K)`: mean and standard deviation over K seeds. The second table is "
+    "each system at its last mark (with one mark, it is the only table): P / R / F1 and F1 per type; "
+    f"ratios in brackets are to {REFERENCE}; training words/s counts update steps only (dev evaluation "
+    f"excluded, and checkpoint saving for {REFERENCE}, which spaCy does not time apart); peak memory is the "
+    "training process's maximum RSS; model MB is the checkpoint on disk; a system with several seeds shows "
+    "its lowest seed's run there.")
 
 
 def targets(runs: Dict[str, Any]) -> List[str]:
@@ -279,27 +287,25 @@ def plot_group(name: str, runs: Dict[str, Any], path: Path) -> Path:
 
 
 def render(results: Dict[str, Any], environment: Dict[str, Any], plots: Dict[str, str], notes: str = "") -> str:
-    """The whole BENCHMARKS.md."""
+    """The whole BENCHMARKS.md: the harness's tables per corpus/encoder, the notes, machine and commands."""
     lines = ["# Benchmarks", "",
-             "Written by `python -m benchmarks.harness` from "
-             f"`{environment.get('results_file', '')}`; do not edit by hand (notes come from "
-             f"`{environment.get('notes_file', '')}`).", "",
+             f"Written by `python -m benchmarks.harness` (`--report-only` rewrites it from the results file without "
+             f"training) from `{environment.get('results_file', '')}` and the notes in "
+             f"`{environment.get('notes_file', '')}`; do not edit by hand.", "",
              "Systems: `ours*` = `spacy-bert-ner train` with the project configs (presets in "
              "benchmarks/harness.py); `hf_recipe` = the transformers run_ner.py recipe (benchmarks/hf_recipe.py); "
              "`spacy_cnn` = `spacy init config -p ner -o efficiency`. Each ran alone, in its own process, "
-             "on the same DocBins.", ""]
+             "on the same DocBins.", "", "## Time to accuracy", "", LEGEND, ""]
     for name, runs in groups(results).items():
-        lines += render_group(name, runs, plots.get(name))
-        found = targets(runs)
-        if found:
-            lines += ["Targets (issue 7):", "", *found, ""]
+        lines += render_group(name, runs, plots.get(name), targets(runs))
     if notes.strip():
         lines += ["## Notes", "", notes.strip(), ""]
     measured_on = Counter(run.get("machine", "not recorded") for run in results.get("runs", {}).values())
-    lines += ["## Environment", "", "- runs measured on: " + "; ".join(
+    lines += ["## Environment and commands", "", "- runs measured on: " + "; ".join(
                   f"{name} ({count} runs)" for name, count in measured_on.most_common()),
               f"- report written: {environment.get('date', '')} on {environment.get('machine', '')}",
               "- versions when written: " + ", ".join(
-                  f"{k} {v}" for k, v in environment.get("versions", {}).items()), "", "## Commands", ""]
+                  f"{k} {v}" for k, v in environment.get("versions", {}).items()),
+              "", "The harness's commands that made the runs of the results file:", ""]
     lines += [f"    {command}" for command in results.get("invocations", [])]
     return "\n".join(lines) + "\n"

@@ -7,7 +7,9 @@ import pytest
 import spacy
 from spacy.tokens import Doc, Span, SpanGroup
 
-from spacy_bert_ner.components.confidence import calibrated, entity_scores, set_entity_scores
+from conftest import DEMO
+from spacy_bert_ner.components.confidence import (calibrated, entity_scores, set_entity_scores, window_doc,
+                                                windows)
 from spacy_bert_ner.components.token_classifier import bio_tags, span_probability
 from spacy_bert_ner.evaluation.calibration import (at_thresholds, expected_calibration_error, fit_temperature,
                                                    reliability)
@@ -122,3 +124,76 @@ def test_calibrate_keeps_a_temperature_in_the_config_and_evaluate_measures_the_s
     assert (tmp_path / "metrics" / "reliability.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Confidence scores" in (tmp_path / "metrics" / "report.md").read_text()
     assert json.loads((tmp_path / "metrics" / "metrics.json").read_text())["calibration"]["ece"] == cal["ece"]
+
+
+def long_text(sentences: int) -> str:
+    """`sentences` sentences of the demo's test split, in order, as one text."""
+    words, texts = [], []
+    for line in (DEMO / "test.iob2").read_text(encoding="utf8").splitlines():
+        if line.startswith("#"):
+            continue
+        if not line.strip():
+            if words:
+                texts.append(" ".join(words))
+            words = []
+        else:
+            words.append(line.split("\t")[1])
+    return " ".join(texts[i % len(texts)] for i in range(sentences))
+
+
+@pytest.mark.slow
+def test_a_window_holds_the_documents_own_features_for_its_tokens(trained):
+    """The beam searches windows as Docs of their own: the NER head's features for a window's tokens
+    must be the rows it computes for them in the whole document (the transformer is not run again)."""
+    nlp = spacy.load(trained)
+    doc = nlp(long_text(12))
+    tok2vec = nlp.get_pipe("ner").model.get_ref("tok2vec")
+    whole = tok2vec.predict([doc])  # a row per token: the listener, then list2array and a linear layer
+    bounds = windows(doc, 40)
+    assert len(bounds) > 3 and bounds[0][0] == 0 and bounds[-1][1] == len(doc)
+    assert all(end == next_start for (_, end), (next_start, _) in zip(bounds, bounds[1:]))
+    for start, end in bounds:
+        window = window_doc(doc, start, end)
+        assert window.text == doc[start:end].text_with_ws and not window.ents
+        assert numpy.allclose(tok2vec.predict([window]), whole[start:end], atol=1e-6)
+        # a window ends where no entity goes on: never inside one of the greedy entities
+        assert not any(ent.start < end < ent.end for ent in doc.ents)
+
+
+@pytest.mark.slow
+def test_the_beams_work_per_token_stays_flat_as_a_document_grows(trained, monkeypatch):
+    """spaCy's beam copies each state's history at every step, so its work on a doc of n tokens
+    grows as n squared: counted here as the sum of the squared lengths of what the beam searches
+    (the windows it is given), per token of text. A 16 times longer document must not cost more
+    per token, and every token is searched once."""
+    from spacy_bert_ner.components import confidence
+
+    nlp = spacy.load(trained)
+    searched = []
+    monkeypatch.setattr(confidence, "window_doc", lambda doc, start, end: searched.append(end - start) or
+                        window_doc(doc, start, end))
+    work = {}
+    for sentences in (8, 128):
+        searched.clear()
+        doc = nlp(long_text(sentences))
+        work[sentences] = sum(n * n for n in searched) / len(doc)
+        assert sum(searched) == len(doc) and max(searched) <= nlp.get_pipe("bert_ner_confidence").window_tokens
+    assert work[128] < 1.5 * work[8]
+    plain = spacy.load(trained, exclude=["bert_ner_confidence"])(doc.text)
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(e.start, e.end, e.label_) for e in plain.ents]
+    assert len(entity_scores(doc)) == len(doc.ents) and all(0.0 <= s <= 1.0 for s in entity_scores(doc))
+
+
+@pytest.mark.slow
+def test_a_pipeline_saved_before_windows_loads_and_scores_with_the_default_window(trained, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(trained, old)
+    config = (old / "config.cfg").read_text(encoding="utf8")
+    assert "window_tokens = 128\n" in config
+    (old / "config.cfg").write_text(config.replace("window_tokens = 128\n", ""), encoding="utf8")
+    nlp = spacy.load(old)
+    assert nlp.get_pipe("bert_ner_confidence").window_tokens == 128
+    text = long_text(3)
+    assert entity_scores(nlp(text)) == entity_scores(spacy.load(trained)(text))

@@ -11,6 +11,15 @@ Where the scores come from:
   entity by the probability mass of the beam's parses that contain it (spaCy's
   `EntityRecognizer.scored_ents`). The greedy entities are kept as predicted; only the scores
   are added. The cost is the head's, not the encoder's (bench_predict.py measures it).
+  The beam searches a document a window at a time: windows of at most `window_tokens` tokens,
+  cut where `cuts.py` ranks best (sentence boundaries, then after a sentence-final mark or a line
+  break) and never inside a greedy entity. Each window is a Doc of its own whose tokens carry
+  the document's own transformer output (the same rows of `doc._.trf_data` and `doc.tensor`), so
+  every token has the features it has in the whole document; only the head's look at the tokens
+  just past a window's edge is lost, and a window ends where an entity cannot continue. Why
+  windows: spaCy's beam copies each state's whole history at every step, so a search over the
+  whole document costs the square of its length (spaCy #4928), while the sum over windows of
+  bounded length grows with the length.
 - the token-classification head (`bert_token_ner`) scores its own entities from its softmax:
   the probability, under its per-token tag distributions, that exactly this span carries the
   label (B-X at its start, I-X inside, and no I-X right after it).
@@ -18,15 +27,17 @@ Where the scores come from:
 Both go through `calibrated`: a temperature T on the score's log-odds, fitted on dev by
 `spacy-bert-ner calibrate` and kept in the component's config (T = 1 leaves scores as they are).
 """
+import dataclasses
 import math
-from typing import Iterable, Iterator, List, Optional, Sequence
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc, SpanGroup
 from spacy.util import minibatch
 
+from .cuts import cut_points, piece_bounds
+
 DEFAULT_SPANS_KEY = "ents"
-ENT_ATTRS = ["ENT_IOB", "ENT_TYPE", "ENT_KB_ID"]
 EPSILON = 1e-6
 
 
@@ -63,17 +74,40 @@ def entity_scores(doc: Doc, spans_key: str = DEFAULT_SPANS_KEY) -> List[Optional
     return [by_span.get((e.start, e.end, e.label)) for e in doc.ents]
 
 
+def windows(doc: Doc, max_tokens: int) -> List[Tuple[int, int]]:
+    """The (start, end) token ranges the beam searches: the whole doc if it fits, else pieces of
+    at most `max_tokens` cut where `cuts.py` ranks best and never inside one of `doc.ents` (a
+    stretch with no such cut stays whole)."""
+    ends = piece_bounds(cut_points(doc, None), list(range(len(doc) + 1)), max_tokens)
+    return list(zip([0] + ends[:-1], ends))
+
+
+def window_doc(doc: Doc, start: int, end: int) -> Doc:
+    """Tokens start..end-1 as a Doc of their own, without entities, holding the document's own
+    features for them: the rows of `doc._.trf_data`'s alignment (the transformer output itself
+    is shared, not copied) and of `doc.tensor`."""
+    tokens = doc[start:end]
+    window = Doc(doc.vocab, words=[t.text for t in tokens], spaces=[bool(t.whitespace_) for t in tokens])
+    if Doc.has_extension("trf_data") and doc._.trf_data is not None:
+        window._.trf_data = dataclasses.replace(doc._.trf_data, align=doc._.trf_data.align[start:end])
+    if doc.tensor is not None and len(doc.tensor) == len(doc):
+        window.tensor = doc.tensor[start:end]
+    return window
+
+
 class BeamConfidence:
     """Score the entities of a transition-based NER component by its beam search."""
 
     def __init__(self, nlp: Language, name: str, *, ner: str, beam_width: int, beam_density: float,
-                 spans_key: str, temperature: float):
+                 window_tokens: int, spans_key: str, temperature: float):
         if beam_width < 2:
             raise ValueError(f"[{name}] beam_width must be at least 2 to give scores, got {beam_width}.")
+        if window_tokens < 1:
+            raise ValueError(f"[{name}] window_tokens must be at least 1, got {window_tokens}.")
         if temperature <= 0:
             raise ValueError(f"[{name}] temperature must be above 0, got {temperature}.")
         self.nlp, self.name, self.ner = nlp, name, ner
-        self.beam_width, self.beam_density = beam_width, beam_density
+        self.beam_width, self.beam_density, self.window_tokens = beam_width, beam_density, window_tokens
         self.spans_key, self.temperature = spans_key, temperature
 
     def __call__(self, doc: Doc) -> Doc:
@@ -86,18 +120,17 @@ class BeamConfidence:
         ner = self.nlp.get_pipe(self.ner)
         for batch in minibatch(docs, batch_size):
             # a doc without tokens has no entities, and the transformer cannot pool an empty batch
-            searched = [doc for doc in batch if len(doc)]
-            # spaCy's NER keeps entities a doc already has, so the beam would only ever contain the
-            # greedy ones: it searches docs without them, which are then put back.
-            saved = [doc.to_array(ENT_ATTRS) for doc in searched]
-            for doc in searched:
-                doc.set_ents([], default="missing")
-            scored = iter(ner.scored_ents(ner.beam_parse(searched, beam_width=self.beam_width,
-                                                         beam_density=self.beam_density)) if searched else ())
-            for doc, array in zip(searched, saved):
-                doc.from_array(ENT_ATTRS, array)
+            placed = [(doc, start, end) for doc in batch if len(doc) for start, end in windows(doc, self.window_tokens)]
+            by_doc: Dict[int, Dict[Tuple[int, int, str], float]] = {id(doc): {} for doc in batch}
+            for chunk in minibatch(placed, batch_size):
+                # windows hold no entities: spaCy's NER keeps those a doc has, and the beam would
+                # then only ever contain the greedy ones
+                searched = [window_doc(doc, start, end) for doc, start, end in chunk]
+                beams = ner.beam_parse(searched, beam_width=self.beam_width, beam_density=self.beam_density)
+                for (doc, start, _), scored in zip(chunk, ner.scored_ents(beams)):
+                    by_doc[id(doc)].update(((s + start, e + start, label), p) for (s, e, label), p in scored.items())
             for doc in batch:
-                by_span = next(scored) if len(doc) else {}
+                by_span = by_doc[id(doc)]
                 # the beam's probabilities sum to 1 up to rounding, so a sum of them can pass 1
                 scores = [min(1.0, by_span.get((e.start, e.end, e.label_), 0.0)) for e in doc.ents]
                 set_entity_scores(doc, scores, self.spans_key, self.temperature)
@@ -108,11 +141,11 @@ class BeamConfidence:
     "bert_ner_confidence",
     assigns=["doc.spans"],
     requires=["doc.ents"],
-    default_config={"ner": "ner", "beam_width": 16, "beam_density": 0.0001, "spans_key": DEFAULT_SPANS_KEY,
-                    "temperature": 1.0},
+    default_config={"ner": "ner", "beam_width": 16, "beam_density": 0.0001, "window_tokens": 128,
+                    "spans_key": DEFAULT_SPANS_KEY, "temperature": 1.0},
 )
 def make_beam_confidence(nlp: Language, name: str, ner: str, beam_width: int, beam_density: float,
-                         spans_key: str, temperature: float) -> BeamConfidence:
+                         window_tokens: int, spans_key: str, temperature: float) -> BeamConfidence:
     """Scores in 0..1 for the entities of the transition-based NER component `ner`; see the module."""
     return BeamConfidence(nlp, name, ner=ner, beam_width=beam_width, beam_density=beam_density,
-                          spans_key=spans_key, temperature=temperature)
+                          window_tokens=window_tokens, spans_key=spans_key, temperature=temperature)

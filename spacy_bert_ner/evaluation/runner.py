@@ -15,7 +15,7 @@ from ..errors import UserError
 from ..extras import require
 from ..jsonfiles import write_json, write_jsonl
 from ..inference.loading import load_pipeline
-from ..training.chunks import inside_entities
+from ..components.cuts import inside_entities
 from ..inference.long_texts import Entity, pipe_entities
 from ..readers.docbin import read_docbin
 from ..components.confidence import DEFAULT_SPANS_KEY, calibrated, scoring_pipe

@@ -26,7 +26,7 @@ The rule for a text longer than `limit`:
 import multiprocessing
 import re
 import warnings
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from typing import Any, Generator, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from spacy.language import Language
@@ -80,15 +80,13 @@ def merge_entities(found: Sequence[Tuple[Range, Iterable[Entity]]], length: int)
             s, e = ent[0], ent[1]
             gap = min(s - start if start > 0 else length, end - e if end < length else length)
             candidates.append((-gap, s - e, s, e, ent[2], len(candidates), ent))
-    starts: List[int] = []  # of the kept entities, which never overlap: ends are sorted too
+    taken = bytearray(length)  # the characters of the kept entities: a check costs the entity's length
     kept: List[Entity] = []
     for *_, s, e, _label, _order, ent in sorted(candidates):
-        i = bisect_left(starts, s)
-        if (i > 0 and kept[i - 1][1] > s) or (i < len(kept) and starts[i] < e):
-            continue
-        starts.insert(i, s)
-        kept.insert(i, ent)
-    return kept
+        if taken.find(1, s, e) < 0:
+            taken[s:e] = b"\x01" * (e - s)
+            kept.append(ent)
+    return sorted(kept, key=lambda ent: ent[0])
 
 
 def _doc_pieces(nlp: Language, doc: Doc, ranges: Sequence[Range]) -> List[Tuple[Doc, int]]:

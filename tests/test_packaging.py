@@ -85,6 +85,24 @@ def test_packaging_options_load_from_the_wheel(tmp_path, trained):
     assert packaged.stat().st_size == pytest.approx((trained / "transformer" / "model").stat().st_size, rel=0.001)
 
 
+def test_a_name_with_or_without_the_language_prefix_gives_one_package(tmp_path, trained):
+    """spaCy names its pipelines <lang>_<name> (da_core_news_trf): `--name da_news_ner` gives the
+    package da_news_ner, as `--name news_ner` does. spaCy's `package` named the folder da_news_ner
+    but its setup.py looked for da_da_news_ner, so the name with the prefix used to end in
+    NotADirectoryError and no wheel."""
+    for name in ("news_ner", "da_news_ner"):
+        wheel = package(trained, tmp_path / name, name, "0.2.0")
+        assert wheel.name == "da_news_ner-0.2.0-py3-none-any.whl"
+        meta, readme, _ = wheel_meta(wheel, "da_news_ner")
+        assert meta["name"] == "news_ner" and 'spacy.load("da_news_ner")' in readme
+        with zipfile.ZipFile(wheel) as zf:
+            assert "da_news_ner/__init__.py" in zf.namelist()
+    with pytest.raises(UserError, match="twice"):
+        package(trained, tmp_path / "twice", "da_da_news_ner", "0.2.0")
+    with pytest.raises(UserError, match="give its name"):
+        package(trained, tmp_path / "licence", "news_ner", "0.2.0", corpus_license="MIT")
+
+
 def test_unknown_pipe_and_missing_metrics_are_user_errors(tmp_path, trained):
     with pytest.raises(UserError, match="no_such_factory"):
         package(trained, tmp_path / "pk", "x_ner", "0.2.0", add_pipes=["no_such_factory"])

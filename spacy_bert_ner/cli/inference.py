@@ -10,8 +10,8 @@ from . import options
 def package(
     model: Path = typer.Argument(..., help="Trained pipeline directory, e.g. training/model-best."),
     output: Path = typer.Option(..., "--output", "-o", help="Directory for the built wheel."),
-    name: str = typer.Option(..., "--name", help="Package name without the language prefix."),
-    version: str = typer.Option("0.0.1", "--version"),
+    name: str = typer.Option(..., "--name", help="Package name, with or without the pipeline's language prefix: news_ner and da_news_ner both give the package da_news_ner, the name pip and spacy.load use. ASCII letters and digits, words joined by single underscores."),
+    version: str = typer.Option("0.0.1", "--version", help="Package version as pip writes it (PEP 440), e.g. 0.1.0."),
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="metrics.json from evaluate, for the meta."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Name of the training corpus, for the meta."),
     corpus_license: Optional[str] = typer.Option(None, "--corpus-license"),

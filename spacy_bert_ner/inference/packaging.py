@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..errors import UserError
 from ..extras import require
 from ..jsonfiles import write_json
+from ..package_meta import check_sources, check_version, meta_name
 
 USAGE = """### Usage
 
@@ -158,8 +159,11 @@ def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_
             corpus: Optional[str] = None, corpus_license: Optional[str] = None,
             corpus_url: Optional[str] = None, add_pipes: Sequence[str] = (),
             cpu_inference: Optional[str] = None) -> Path:
-    """Build a wheel under output_dir and return its path. cpu_inference: the encoder's arithmetic
-    when the wheel predicts on a CPU (components/encoder.py); None keeps the pipeline's."""
+    """Build a wheel under output_dir and return its path. name: with or without the pipeline's
+    `<lang>_` (package_meta.meta_name), the package is `<lang>_<name>` either way. cpu_inference:
+    the encoder's arithmetic when the wheel predicts on a CPU (components/encoder.py); None keeps
+    the pipeline's."""
+    from spacy import util
     from spacy.cli.package import package as spacy_package
 
     model_dir, output_dir = Path(model_dir), Path(output_dir)
@@ -167,12 +171,11 @@ def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_
     require("build", "packaging a model needs")
     if not (model_dir / "config.cfg").exists():
         raise UserError(f"{model_dir} is not a trained pipeline directory (no config.cfg): train first.")
-    if not name.isidentifier():
-        raise UserError(f"Package name '{name}' must be a Python identifier (letters, digits, underscores).")
+    name = meta_name(name, util.load_meta(model_dir / "meta.json")["lang"])
+    check_version(version)
+    check_sources(corpus, corpus_license, corpus_url)
     overrides = {}
     if cpu_inference is not None:  # a bad setting stops before anything is built
-        from spacy import util
-
         from .loading import cpu_inference_overrides
 
         config = util.load_config(model_dir / "config.cfg", interpolate=False)

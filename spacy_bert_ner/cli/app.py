@@ -25,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(context_settings=CONFIG_OVERRIDES)(training.train)
+app.command(context_settings=CONFIG_OVERRIDES)(training.preflight)
 app.command()(inference.package)
 app.command()(data.convert)
 app.command()(data.export)

@@ -1,10 +1,11 @@
-"""Commands before and during training: the encoder (`models`, `prepare-encoder`, `trim-vocab`)
-and `train` itself."""
+"""Commands before and during training: the encoder (`models`, `prepare-encoder`, `trim-vocab`),
+the `preflight` of a project run and `train` itself."""
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from ..errors import UserError
 from . import options
 
 
@@ -24,6 +25,40 @@ def train(
     from ..training.train import train as run_training
 
     run_training(config, output, gpu_id, options.config_overrides(ctx))
+
+
+def preflight(
+    ctx: typer.Context,
+    project: Path = typer.Argument(Path("."), help="Project folder, the one with project.yml."),
+    from_run: bool = typer.Option(False, "--from-run", help="Also check the --vars names of the `spacy project run` "
+                                  "that started this command, read from its command line (the all workflow's "
+                                  "preflight step passes this)."),
+):
+    """Check, in seconds and before any training, what every step of the project's `all` workflow
+    needs; extra `--vars.NAME VALUE` options are the vars, as `spacy project run all` takes them.
+
+    Checks that each var is one project.yml declares, the package name and version, the corpus
+    metadata, the encoder options, the extras later steps import, the language's tokenizer, that
+    the corpus files convert, the train command's config with its overrides and what one epoch
+    trains on, that the encoder loads, that the output folders are writable, the disk space the
+    weights need, and the GPU. Every problem is one line naming the var and what to do; nothing
+    is written into the project.
+    """
+    from weasel.util import parse_config_overrides
+
+    from ..training.preflight import parent_var_names, preflight as run_preflight
+
+    names, note = parent_var_names() if from_run else (None, "")
+    report = run_preflight(project, parse_config_overrides(ctx.args), names, note)
+    for line in report.passed:
+        typer.secho(f"✔ {line}", fg=typer.colors.GREEN)
+    for line in report.notes:
+        typer.secho(f"! {line}", fg=typer.colors.YELLOW)
+    if report.problems:
+        count = f"{len(report.problems)} problem" + ("s" if len(report.problems) > 1 else "")
+        raise UserError(f"the preflight found {count}; fix before training:\n" +
+                        "\n".join(f"  {problem}" for problem in report.problems))
+    typer.secho("Preflight passed: every step of the workflow has what it needs.", fg=typer.colors.GREEN)
 
 
 def trim_vocab(

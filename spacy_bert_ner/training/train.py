@@ -61,27 +61,40 @@ def tokenizer_pipeline(config) -> Any:
     return nlp
 
 
-def train(config_path: Path, output_dir: Path, gpu_id: int = -1, overrides: Optional[Dict[str, Any]] = None) -> Path:
-    """Check, then train. Returns the directory of the best model."""
+def training_config(config_path: Path, overrides: Dict[str, Any]) -> Any:
+    """The config `spacy train` will get, interpolated, with `checks.max_misaligned` checked."""
     from spacy import util
-    from spacy.cli.train import train as spacy_train
-
-    from .corpus_checks import check_corpora
 
     if not Path(config_path).exists():
         raise UserError(f"Config file {config_path} does not exist.")
-    overrides = dict(overrides or {})
     config = util.load_config(config_path, overrides=overrides, interpolate=True)
     max_misaligned = config.get("checks", {}).get("max_misaligned", 0.0)
     if not isinstance(max_misaligned, (int, float)) or not 0.0 <= max_misaligned <= 1.0:
         raise UserError(f"checks.max_misaligned is a share of the gold entities, from 0 to 1; got {max_misaligned!r}.")
+    return config
+
+
+def check_inputs(config, encoders: bool = True) -> Any:
+    """The corpora exist, the encoders load (unless `encoders` is false: the preflight checks the
+    encoder a project var names, as the config names one not prepared yet) and one epoch of
+    the reader, augmenter and batcher loses nothing. Returns the epoch's CorpusCheck."""
+    from .corpus_checks import check_corpora
+    from .encoders import check_encoder
+
     check_corpus("paths.train", config["paths"].get("train"))
     check_corpus("paths.dev", config["paths"].get("dev"))
-    for setting, name in transformer_names(config):
-        from .encoders import check_encoder
-
+    for setting, name in transformer_names(config) if encoders else ():
         check_encoder(name, setting)
-    check_corpora(tokenizer_pipeline(config), config, max_misaligned)
+    return check_corpora(tokenizer_pipeline(config), config, config.get("checks", {}).get("max_misaligned", 0.0))
+
+
+def train(config_path: Path, output_dir: Path, gpu_id: int = -1, overrides: Optional[Dict[str, Any]] = None) -> Path:
+    """Check, then train. Returns the directory of the best model."""
+    from spacy.cli.train import train as spacy_train
+
+    overrides = dict(overrides or {})
+    config = training_config(config_path, overrides)
+    check_inputs(config)
     overrides = {**overrides, **precision_overrides(config, gpu_id, overrides)}
     spacy_train(config_path, output_dir, use_gpu=gpu_id, overrides=overrides)
     return Path(output_dir) / "model-best"

@@ -141,7 +141,7 @@ class BeamConfidence:
     "bert_ner_confidence",
     assigns=["doc.spans"],
     requires=["doc.ents"],
-    default_config={"ner": "ner", "beam_width": 16, "beam_density": 0.0001, "window_tokens": 128,
+    default_config={"ner": "ner", "beam_width": 16, "beam_density": 0.0001, "window_tokens": 256,
                     "spans_key": DEFAULT_SPANS_KEY, "temperature": 1.0},
 )
 def make_beam_confidence(nlp: Language, name: str, ner: str, beam_width: int, beam_density: float,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
+from ..components.confidence import SCORING_FACTORIES
 from ..errors import UserError
 from ..extras import require
 from ..package_meta import check_sources, check_version, package_name
@@ -39,8 +40,6 @@ WORKFLOW = "all"
 PREFLIGHT_STEP = "preflight"  # the workflow step that runs this
 SPLITS = ("train", "dev", "test")
 TRIM_CHOICES = ("trim", "no-trim")
-# The components `calibrate` fits a temperature for (components/confidence.py, token_classifier.py).
-SCORING_FACTORIES = ("bert_ner_confidence", "bert_token_ner")
 # Copies of the encoder's float32 weights each step leaves on disk: the prepared encoder; model-best
 # and model-last; spaCy's package folder, the build folder, the wheel and its copy beside them.
 WEIGHT_COPIES = {"encoder": 1, "train": 2, "package": 4}

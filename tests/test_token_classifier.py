@@ -186,3 +186,20 @@ def test_every_entity_gets_its_exact_span_probability(trained):
         [(e.start, e.end, e.label_) for e in d.ents] for d in docs]
     assert [entity_scores(d) for d in warmer] == [[pytest.approx(calibrated(s, 2.0)) for s in entity_scores(d)]
                                                   for d in docs]
+
+
+def test_bio_spans_reads_tags_as_spacys_conversion_does():
+    """bio_spans replaces iob_to_biluo + biluo_tags_to_spans (quadratic in the length): the same
+    entities for every sequence, the ill-formed ones included (an I- after O or after another label)."""
+    import random
+
+    from spacy.training import biluo_tags_to_spans, iob_to_biluo
+
+    from spacy_bert_ner.components.token_classifier import bio_spans
+
+    vocab, rng = spacy.blank("da").vocab, random.Random(0)
+    for _ in range(500):
+        tags = [rng.choice(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]) for _ in range(rng.randint(0, 12))]
+        doc = Doc(vocab, words=["w"] * len(tags))
+        expected = [(s.start, s.end, s.label_) for s in biluo_tags_to_spans(doc, iob_to_biluo(list(tags)))]
+        assert [(s.start, s.end, s.label_) for s in bio_spans(doc, tags)] == expected, tags

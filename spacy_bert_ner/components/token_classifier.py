@@ -12,9 +12,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
-from spacy.tokens import Doc
-from spacy.training import (Example, biluo_tags_to_spans, biluo_to_iob, iob_to_biluo, validate_examples,
-                            validate_get_examples)
+from spacy.tokens import Doc, Span
+from spacy.training import Example, biluo_to_iob, validate_examples, validate_get_examples
 from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import (
@@ -119,6 +118,25 @@ def viterbi_decode(
     return [paths[i, :length] for i, length in enumerate(lengths)]
 
 
+def bio_spans(doc: Doc, tags: Sequence[str]) -> List[Span]:
+    """The entities of a doc's BIO tags, read as spaCy's `iob_to_biluo` + `biluo_tags_to_spans` read
+    them (an I- that continues no entity of its label starts one), in one pass: `iob_to_biluo` pops
+    each tag off the front of a list, which costs the square of a long document's length."""
+    spans: List[Span] = []
+    start, label = None, ""
+    for i, tag in enumerate(tags):
+        prefix, _, tag_label = tag.partition("-")
+        continues = prefix == "I" and start is not None and tag_label == label
+        if start is not None and not continues:
+            spans.append(Span(doc, start, i, label))
+            start = None
+        if prefix in ("B", "I") and not continues:
+            start, label = i, tag_label
+    if start is not None:
+        spans.append(Span(doc, start, len(tags), label))
+    return spans
+
+
 def span_probability(probs: numpy.ndarray, tags: Sequence[str], start: int, end: int, label: str) -> float:
     """The probability, under independent per-token tag distributions, that exactly tokens
     start..end-1 form one entity of `label`: B- at its start, I- inside, no I- right after."""
@@ -201,7 +219,7 @@ class TokenClassifierNER(TrainablePipe):
         scores in doc.spans[spans_key] (see `span_probability`)."""
         tags = self.tags
         for doc, (doc_tag_ids, probs) in zip(docs, predictions):
-            doc.set_ents(biluo_tags_to_spans(doc, iob_to_biluo([tags[t] for t in doc_tag_ids])), default="outside")
+            doc.set_ents(bio_spans(doc, [tags[t] for t in doc_tag_ids]), default="outside")
             scores = [span_probability(probs, tags, span.start, span.end, span.label_) for span in doc.ents]
             set_entity_scores(doc, scores, self.spans_key, self.temperature)
 

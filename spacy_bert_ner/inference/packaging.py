@@ -171,9 +171,12 @@ def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_
     require("build", "packaging a model needs")
     if not (model_dir / "config.cfg").exists():
         raise UserError(f"{model_dir} is not a trained pipeline directory (no config.cfg): train first.")
-    name = meta_name(name, util.load_meta(model_dir / "meta.json")["lang"])
+    name = meta_name(name, util.load_config(model_dir / "config.cfg", interpolate=False)["nlp"]["lang"])
     check_version(version)
     check_sources(corpus, corpus_license, corpus_url)
+    if not (model_dir / "meta.json").exists():
+        raise UserError(f"{model_dir} has no meta.json, which spaCy saves beside config.cfg: package the "
+                        "model-best or model-last folder that training wrote.")
     overrides = {}
     if cpu_inference is not None:  # a bad setting stops before anything is built
         from .loading import cpu_inference_overrides

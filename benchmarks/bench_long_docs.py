@@ -72,9 +72,6 @@ def load(model: str, window_tokens: int):
 
 def child(model: str, data: Path, tokens: int, repeat: int, window_tokens: int = 0) -> Dict[str, Any]:
     """One model on one document, in this process: seconds per component, best of `repeat`."""
-    import torch
-
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
     nlp = load(model, window_tokens)
     text = document(data, nlp.lang, tokens)
     nlp.max_length = max(nlp.max_length, len(text) + 1)

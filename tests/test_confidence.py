@@ -128,16 +128,10 @@ def test_calibrate_keeps_a_temperature_in_the_config_and_evaluate_measures_the_s
 
 def long_text(sentences: int) -> str:
     """`sentences` sentences of the demo's test split, in order, as one text."""
-    words, texts = [], []
-    for line in (DEMO / "test.iob2").read_text(encoding="utf8").splitlines():
-        if line.startswith("#"):
-            continue
-        if not line.strip():
-            if words:
-                texts.append(" ".join(words))
-            words = []
-        else:
-            words.append(line.split("\t")[1])
+    from spacy_bert_ner.readers import read_corpus
+
+    docs, _ = read_corpus(DEMO / "test.iob2", "da")
+    texts = [sent.text for doc in docs for sent in doc.sents]
     return " ".join(texts[i % len(texts)] for i in range(sentences))
 
 

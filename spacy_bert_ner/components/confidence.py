@@ -78,6 +78,8 @@ def windows(doc: Doc, max_tokens: int) -> List[Tuple[int, int]]:
     """The (start, end) token ranges the beam searches: the whole doc if it fits, else pieces of
     at most `max_tokens` cut where `cuts.py` ranks best and never inside one of `doc.ents` (a
     stretch with no such cut stays whole)."""
+    if len(doc) <= max_tokens:  # most documents: no cut points to rank
+        return [(0, len(doc))]
     ends = piece_bounds(cut_points(doc, None), list(range(len(doc) + 1)), max_tokens)
     return list(zip([0] + ends[:-1], ends))
 

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "spacy_bert_ner"
 # many trainings, and what a person types. Wings of one level do not import each other.
 LEVELS = {"components": 1, "readers": 2, "training": 3, "inference": 3, "evaluation": 4, "experiments": 5,
           "cli": 6}
-SHARED = {"__init__", "__main__", "about", "errors", "extras", "jsonfiles", "languages", "package_meta",
+SHARED = {"__init__", "__main__", "about", "cache", "errors", "extras", "jsonfiles", "languages", "package_meta",
           "ray_cluster"}
 
 

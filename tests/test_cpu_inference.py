@@ -1,9 +1,11 @@
 """The encoder's CPU arithmetic (components/encoder.py, int8.py): fp32, bf16 autocast, int8 in ONNX Runtime."""
+import os
 import sys
 
 import numpy
 import pytest
 import spacy
+import srsly
 import torch
 from thinc.api import Adam
 
@@ -80,19 +82,30 @@ def test_a_fusion_that_changes_the_hidden_states_is_not_quantized(trained, tmp_p
         graph.graph.node.append(onnx.helper.make_node("Mul", ["unscaled", "two"], ["last_hidden_state"]))
         return OnnxModel(graph)
 
-    monkeypatch.setenv("SPACY_BERT_NER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(optimizer, "optimize_model", wrong_fusion)
-    with pytest.warns(UserWarning, match="quantized unfused"):
-        int8 = load_pipeline(str(trained), cpu_inference="int8")
-    ops = op_types(shim(int8).int8.graph)
+    fp32 = load_pipeline(str(trained))
+    names = int8_module.input_names(shim(fp32)._hfmodel.tokenizer)
+    with pytest.warns(UserWarning, match="quantized unfused"):  # what the child building it runs
+        graph = int8_module.build_int8_onnx(shim(fp32)._model, names)
+    ops = op_types(graph)
     assert "MatMulInteger" in ops and "QAttention" not in ops
-    assert changed(tags(load_pipeline(str(trained))), tags(int8)) <= MAX_CHANGED_TAGS
+    int8 = load_pipeline(str(trained), cpu_inference="fp32")
+    shim(int8).int8 = int8_module.Int8Encoder(graph, names)
+    assert changed(tags(fp32), tags(int8)) <= MAX_CHANGED_TAGS
 
 
 def test_an_encoder_whose_graph_differs_from_pytorch_stops_with_one_message(trained, tmp_path, monkeypatch):
-    monkeypatch.setenv("SPACY_BERT_NER_CACHE", str(tmp_path / "cache"))
+    fp32 = load_pipeline(str(trained))
+    names = int8_module.input_names(shim(fp32)._hfmodel.tokenizer)
     monkeypatch.setattr(int8_module, "hidden_state_error", lambda *args: 1.0)  # fused and exported alike
     with pytest.raises(ValueError, match="does not export to ONNX faithfully.*fp32"):
+        int8_module.build_int8_onnx(shim(fp32)._model, names)
+
+
+def test_a_failed_build_in_the_child_stops_the_load_and_caches_nothing(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPACY_BERT_NER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(int8_module, "__name__", "spacy_bert_ner.no_such_module")  # the child cannot start
+    with pytest.raises(ValueError, match="Building the int8 encoder graph failed: .*no_such_module"):
         load_pipeline(str(trained), cpu_inference="int8")
     assert not list((tmp_path / "cache").rglob("*.onnx"))  # nothing cached that would be loaded next time
 
@@ -105,7 +118,7 @@ def test_int8_graph_is_cached_and_built_where_the_cache_cannot_be_written(traine
         raise AssertionError("built again although cached")
 
     with monkeypatch.context() as m:
-        m.setattr(int8_module, "build_int8_onnx", no_build)
+        m.setattr(int8_module, "build_in_child", no_build)
         assert tags(load_pipeline(str(trained), cpu_inference="int8")) == expected
     # a graph of an earlier recipe for these weights goes when the new one is cached; others' stay
     (current,) = (tmp_path / "cache" / "int8").glob("*.onnx")
@@ -132,19 +145,27 @@ def test_bf16_predicts_in_bfloat16_and_keeps_the_entities(trained):
     assert changed(tags(load_pipeline(str(trained))), got) <= MAX_CHANGED_TAGS
 
 
-def test_an_int8_pipeline_predicts_and_saves_but_does_not_train(trained, tmp_path):
+def test_an_int8_pipeline_saves_its_graph_predicts_and_does_not_train(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPACY_BERT_NER_CACHE", str(tmp_path / "cache"))
     nlp = load_pipeline(str(trained), cpu_inference="int8")
     expected = tags(nlp)
-    nlp.to_disk(tmp_path / "copy")  # the float32 weights, with the setting in its config
+    nlp.to_disk(tmp_path / "copy")  # the float32 weights and the int8 graph, the setting in its config
+    monkeypatch.setenv("SPACY_BERT_NER_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(int8_module, "build_in_child", lambda *args: pytest.fail("built although stored"))
     again = spacy.load(tmp_path / "copy")
-    assert shim(again).int8 is not None and tags(again) == expected
+    assert shim(again).int8.graph == shim(nlp).int8.graph and tags(again) == expected
+    assert not (tmp_path / "empty-cache").exists()
+    again.to_disk(tmp_path / "copy2")  # saved again: the same graph, no rebuild
+    assert shim(spacy.load(tmp_path / "copy2")).int8.graph == shim(nlp).int8.graph
+    fp32 = load_pipeline(str(tmp_path / "copy"), cpu_inference="fp32")  # the stored graph costs fp32 nothing
+    assert shim(fp32).int8 is None and changed(tags(fp32), expected) <= MAX_CHANGED_TAGS
     examples = [spacy.training.Example.from_dict(nlp.make_doc(SAMPLE[0]), {})]
     with pytest.raises(ValueError, match="predicts only"):
         nlp.update(examples, sgd=Adam(0.001))
 
 
 def test_bad_settings_stop_with_one_message(trained, tmp_path, monkeypatch):
-    with pytest.raises(UserError, match="one of fp32, bf16, int8; got 'int4'"):
+    with pytest.raises(UserError, match="one of fp32, bf16, int8, auto; got 'int4'"):
         load_pipeline(str(trained), cpu_inference="int4")
     with pytest.raises(UserError, match="--cpu-inference int8 is for CPU inference, and --gpu-id 0"):
         load_pipeline(str(trained), gpu_id=0, cpu_inference="int8")
@@ -153,7 +174,7 @@ def test_bad_settings_stop_with_one_message(trained, tmp_path, monkeypatch):
     rules.to_disk(tmp_path / "rules")
     with pytest.raises(UserError, match="has no transformer component"):
         load_pipeline(str(tmp_path / "rules"), cpu_inference="int8")
-    with pytest.raises(UserError, match="one of fp32, bf16, int8"):
+    with pytest.raises(UserError, match="one of fp32, bf16, int8, auto"):
         package(trained, tmp_path / "pk", "bad_ner", "0.1.0", cpu_inference="fast")
     assert not (tmp_path / "pk").exists()
     with pytest.raises(ValueError, match="cpu_inference must be one of"):
@@ -164,3 +185,65 @@ def test_bad_settings_stop_with_one_message(trained, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
     with pytest.raises(ValueError, match=r"onnxruntime is not installed: pip install 'spacy-bert-ner\[int8\]'"):
         load_pipeline(str(trained), cpu_inference="int8")
+
+
+def test_a_stored_graph_of_other_weights_is_rebuilt_with_a_warning(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPACY_BERT_NER_CACHE", str(tmp_path / "cache"))
+    load_pipeline(str(trained), cpu_inference="int8").to_disk(tmp_path / "copy")
+    model = tmp_path / "copy" / "transformer" / "model"
+    data = srsly.msgpack_loads(model.read_bytes())
+    (node,) = [i for i, shims in enumerate(data["shims"]) if shims]  # thinc: each node's shims' bytes
+    shim_msg = srsly.msgpack_loads(data["shims"][node][0])
+    shim_msg[int8_module.STORED]["weights"] = "0" * 32  # as if the weights changed after it was made
+    data["shims"][node] = [srsly.msgpack_dumps(shim_msg)]
+    model.write_bytes(srsly.msgpack_dumps(data))
+    with pytest.warns(UserWarning, match="not made from its weights.*rebuilt"):
+        again = spacy.load(tmp_path / "copy")
+    assert shim(again).int8 is not None  # from the cache the first load filled, by the weights' own hash
+
+
+def test_package_int8_stores_the_graph_in_the_wheel(trained, tmp_path, monkeypatch):
+    import subprocess
+    import zipfile
+
+    monkeypatch.setenv("SPACY_BERT_NER_CACHE", str(tmp_path / "cache"))
+    fp32_wheel = package(trained, tmp_path / "fp32", "plain_ner", "0.1.0")
+    wheel = package(trained, tmp_path / "int8", "fast_ner", "0.1.0", cpu_inference="int8")
+    sizes = [sum(i.file_size for i in zipfile.ZipFile(w).infolist()) for w in (fp32_wheel, wheel)]
+    graph = next((tmp_path / "cache" / "int8").glob("*.onnx")).stat().st_size
+    assert 0 < sizes[1] - sizes[0] < graph * 1.01 + 10_000  # the graph, and nothing else of size
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)],
+                   check=True)
+    site.chmod(0o555)  # a read-only install, and an empty, read-only cache
+    (tmp_path / "ro-cache").mkdir(mode=0o555)
+    code = ("import sys, warnings; sys.path.insert(0, sys.argv[1]); warnings.simplefilter('error'); import spacy; "
+            "nlp = spacy.load('da_fast_ner'); shim = nlp.get_pipe('transformer').model.layers[0].shims[0]; "
+            "assert shim.int8 is not None; print([e.text for e in nlp(sys.argv[2]).ents])")
+    env = {**os.environ, "SPACY_BERT_NER_CACHE": str(tmp_path / "ro-cache")}
+    result = subprocess.run([sys.executable, "-c", code, str(site), SAMPLE[0]], capture_output=True, text=True, env=env)
+    site.chmod(0o755)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Building the int8" not in result.stderr
+
+
+def test_auto_picks_the_arithmetic_the_measurements_favour(trained, monkeypatch, caplog):
+    from spacy_bert_ner.components import cpu_features
+
+    vnni = frozenset({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"})
+    assert cpu_features.choose(vnni, True, "x86_64")[0] == "int8"
+    assert cpu_features.choose(frozenset({"avx2", "avx512f"}), True, "x86_64")[0] == "int8"
+    amx = frozenset({"avx2", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile"})
+    assert cpu_features.choose(amx, True, "x86_64")[0] == "bf16"
+    setting, why = cpu_features.choose(vnni, False, "x86_64")
+    assert setting == "bf16" and "spacy-bert-ner[int8]" in why
+    assert cpu_features.choose(frozenset({"avx2"}), False, "x86_64")[0] == "fp32"
+    assert cpu_features.choose(frozenset({"asimd"}), True, "aarch64")[0] == "fp32"
+    import spacy_bert_ner.components.encoder as encoder_module
+
+    monkeypatch.setattr(encoder_module, "auto_cpu_inference", lambda: ("bf16", "a test says so"))
+    with caplog.at_level("INFO", logger="spacy_bert_ner"):
+        nlp = load_pipeline(str(trained), cpu_inference="auto")
+    assert shim(nlp).cpu_inference == "bf16" and shim(nlp).int8 is None
+    assert nlp.config["components"]["transformer"]["model"]["cpu_inference"] == "auto"
+    assert 'cpu_inference = "auto": bf16, as a test says so.' in caplog.text

@@ -8,10 +8,14 @@ same weights on disk) plus `cpu_inference`:
 - "bf16": prediction under bfloat16 autocast, for CPUs with native bf16 (AVX512-BF16, AMX),
   where it is fast; elsewhere bf16 is emulated and slower than fp32;
 - "int8": the encoder with int8 weights, run by ONNX Runtime (components/int8.py says why that
-  one), made from the float32 weights when the pipeline is loaded. The weights on disk stay
-  float32, so one wheel serves every setting, and the setting can be flipped at load time:
+  one). A pipeline saved set to int8 stores the int8 graph beside its float32 weights; the
+  float32 weights stay, so one wheel serves every setting, and the setting can be flipped at load
+  time (the graph is then built once, in a child process, and cached):
 
       spacy.load("da_bert_ner", config={"components": {"transformer": {"model": {"cpu_inference": "int8"}}}})
+
+- "auto": one of the three, picked for the CPU at load (components/cpu_features.py) and logged
+  (logger "spacy_bert_ner"); fp32 on a GPU.
 
 Training runs the float32 encoder, under bf16 autocast where the fine-tuning callback's
 `bf16_on_cpu` turns it on here (`bf16_training`); a pipeline loaded with int8 predicts only. A GPU keeps spacy-transformers' own arithmetic (fp32, or fp16 with
@@ -25,8 +29,10 @@ optimizer's averaged weights (`[training.optimizer] use_averages`) for evaluatio
 (`use_params`), which thinc's shim ignores.
 """
 import contextlib
+import logging
 from typing import Any, Callable, Dict, Iterator
 
+import srsly
 import torch
 from spacy.util import registry
 from spacy_transformers.architectures import create_TransformerModel_v3
@@ -35,10 +41,12 @@ from thinc.api import Optimizer, get_torch_default_device
 from thinc.util import torch2xp, xp2torch
 from transformers.modeling_outputs import BaseModelOutput
 
-from .int8 import Int8Encoder, input_names, int8_onnx, require_onnxruntime
+from .cpu_features import auto_cpu_inference
+from .int8 import STORED, Int8Encoder, input_names, int8_onnx, require_onnxruntime, stored_entry, stored_graph, weights_hash
 
-CPU_INFERENCE = ("fp32", "bf16", "int8")
+CPU_INFERENCE = ("fp32", "bf16", "int8", "auto")
 SETTING = "[components.transformer.model] cpu_inference"
+logger = logging.getLogger("spacy_bert_ner")
 
 
 @registry.architectures("spacy_bert_ner.TransformerModel.v1")
@@ -48,7 +56,10 @@ def build_transformer_model(name: str, get_spans: Callable, tokenizer_config: Di
     """spacy-transformers' TransformerModel.v3 whose encoder predicts on a CPU in cpu_inference."""
     if cpu_inference not in CPU_INFERENCE:
         raise ValueError(f"{SETTING} must be one of {', '.join(CPU_INFERENCE)}; got {cpu_inference!r}.")
-    if cpu_inference == "int8" and any(transformer_config.get(key) for key in ("output_attentions", "output_hidden_states")):
+    all_states = any(transformer_config.get(key) for key in ("output_attentions", "output_hidden_states"))
+    if cpu_inference == "auto":
+        cpu_inference = resolve_auto(all_states)
+    if cpu_inference == "int8" and all_states:
         raise ValueError(f"{SETTING} = \"int8\" gives the encoder's last hidden state only, and transformer_config "
                          "asks for attentions or all hidden states: use \"fp32\" or \"bf16\".")
     model = create_TransformerModel_v3(name, get_spans, tokenizer_config, transformer_config,
@@ -58,6 +69,18 @@ def build_transformer_model(name: str, get_spans: Callable, tokenizer_config: Di
     wrapper.shims[0] = CPUInferenceShim(original._hfmodel, cpu_inference, mixed_precision=mixed_precision,
                                         grad_scaler_config=grad_scaler_config)
     return model
+
+
+def resolve_auto(all_states: bool) -> str:
+    """The setting "auto" stands for here, logged with the reason."""
+    if get_torch_default_device().type != "cpu":
+        setting, why = "fp32", "a GPU keeps spacy-transformers' own arithmetic"
+    else:
+        setting, why = auto_cpu_inference()
+        if setting == "int8" and all_states:
+            setting, why = "fp32", "transformer_config asks for attentions or all hidden states, which int8 lacks"
+    logger.info("%s = \"auto\": %s, as %s.", SETTING, setting, why)
+    return setting
 
 
 class CPUInferenceShim(HFShim):
@@ -148,13 +171,30 @@ class CPUInferenceShim(HFShim):
                 for name, value in backup.items():
                     live[name].copy_(value)
 
+    def to_bytes(self) -> bytes:
+        """spacy-transformers' data, plus the int8 graph when this encoder runs one: saved where
+        the pipeline is saved, so it is never built where it is loaded (components/int8.py)."""
+        data = super().to_bytes()
+        if self.int8 is None:
+            return data
+        msg = srsly.msgpack_loads(data)
+        names = self.int8.names
+        msg[STORED] = stored_entry(self.int8.graph, weights_hash(msg["state"]), names)
+        return srsly.msgpack_dumps(msg)
+
     def from_bytes(self, bytes_data: bytes) -> "CPUInferenceShim":
+        if self.cpu_inference != "int8":
+            super().from_bytes(bytes_data)
+            return self
+        self._require_cpu()
+        require_onnxruntime(SETTING)
+        msg = srsly.msgpack_loads(bytes_data)
+        key, entry = weights_hash(msg["state"]), msg.pop(STORED, None)
+        del msg  # its copy of the weights; spacy-transformers reads them again, and ignores STORED
         super().from_bytes(bytes_data)
-        if self.cpu_inference == "int8":
-            self._require_cpu()
-            require_onnxruntime(SETTING)
-            names = input_names(self._hfmodel.tokenizer)
-            self.int8 = Int8Encoder(int8_onnx(self._model, names, bytes_data), names)
+        names = input_names(self._hfmodel.tokenizer)
+        graph = stored_graph(entry, key, names)
+        self.int8 = Int8Encoder(int8_onnx(bytes_data, key, names) if graph is None else graph, names)
         return self
 
     def _require_cpu(self) -> None:

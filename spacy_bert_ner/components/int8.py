@@ -8,17 +8,21 @@ deprecated upstream and, to keep the accuracy, has to leave the feed-forward dow
 float32, which takes most of its speed; torchao's int8 path is slower than float32 on a CPU
 without torch.compile.
 
-The encoder is exported from the loaded float32 weights when the pipeline is loaded, so the wheel
-carries only float32 weights. Exporting, fusing and quantizing take seconds, so the result is
-cached under `$SPACY_BERT_NER_CACHE` (default `~/.cache/spacy_bert_ner`)/int8, keyed by a hash of
-the weights (a graph an earlier recipe made of the same weights is removed then); where that
-cannot be written (a read-only container), it is built in memory at each load. The ONNX Runtime
-session is made in the process that first predicts, so worker processes forked by
+The graph is made once, where the pipeline is saved: a pipeline set to int8 (`package
+--cpu-inference int8`, or `nlp.to_disk` of one loaded so) stores it in the transformer's data
+beside the float32 weights, with the hash of the weights it came from, so a wheel loads it as it
+is, on a read-only install too. A stored graph whose hash, recipe or inputs do not match is
+rebuilt, with a warning, never used. A pipeline switched to int8 at load time has none: its graph
+is exported, fused and quantized in a child process, so that nothing of the export stays in the
+serving process's memory, and cached under `$SPACY_BERT_NER_CACHE`/int8 by the same hash. The ONNX
+Runtime session is made in the process that first predicts, so worker processes forked by
 `nlp.pipe(n_process=N)` each get their own (a session's thread pool does not survive a fork).
 """
 import hashlib
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import warnings
 from contextlib import contextmanager
@@ -27,10 +31,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from ..cache import cache_root
+
 INSTALL = "pip install 'spacy-bert-ner[int8]'"
-CACHE_VARIABLE = "SPACY_BERT_NER_CACHE"
 TOLERANCE = 1e-3  # relative: float32 graphs of one encoder agree to rounding, a wrong fusion by far more
 RECIPE = "fused-7bit-v3"  # in the cached file's name: a graph built another way is not reused
+STORED = "int8_onnx"  # the key of the stored graph in the transformer's serialized data
 
 
 def require_onnxruntime(setting: str) -> None:
@@ -60,25 +66,69 @@ def input_names(tokenizer: Any) -> List[str]:
     return names if "input_ids" in names else ["input_ids", "attention_mask"]
 
 
-def int8_onnx(hf_model: torch.nn.Module, names: List[str], weights: bytes) -> bytes:
-    """The encoder as an int8 ONNX graph, from the cache or built (and cached where possible)."""
-    cache = Path(os.environ.get(CACHE_VARIABLE, Path.home() / ".cache" / "spacy_bert_ner")) / "int8"
-    key = hashlib.sha256(weights).hexdigest()[:32]
+def weights_hash(state: bytes) -> str:
+    """What a graph is checked against: the serialized float32 weights it was made from."""
+    return hashlib.sha256(state).hexdigest()[:32]
+
+
+def stored_entry(graph: bytes, key: str, names: List[str]) -> Dict[str, Any]:
+    """The graph as the transformer's data stores it."""
+    return {"graph": graph, "weights": key, "recipe": RECIPE, "inputs": list(names)}
+
+
+def stored_graph(entry: Optional[Dict[str, Any]], key: str, names: List[str]) -> Optional[bytes]:
+    """The stored graph if it was made from these weights by this recipe for these inputs."""
+    if not entry:
+        return None
+    if entry.get("weights") == key and entry.get("recipe") == RECIPE and entry.get("inputs") == list(names):
+        return entry["graph"]
+    warnings.warn("The int8 graph stored with this pipeline was not made from its weights by this version's "
+                  "recipe; it is rebuilt (package the pipeline again with --cpu-inference int8 to store a "
+                  "current one).", stacklevel=3)
+    return None
+
+
+def int8_onnx(shim_bytes: bytes, key: str, names: List[str]) -> bytes:
+    """The encoder as an int8 ONNX graph, from the cache or built in a child process and cached
+    where the cache can be written."""
+    cache = cache_root() / "int8"
     cached = cache / f"{key}-{'-'.join(names)}-{RECIPE}.onnx"
     if cached.is_file():
         return cached.read_bytes()
-    data = build_int8_onnx(hf_model, names)
     try:
         cache.mkdir(parents=True, exist_ok=True)
+        writable = os.access(cache, os.W_OK)
+    except OSError:
+        writable = False
+    where = f"cached in {cached}" if writable else f"not cached: {cache} cannot be written, so it is built at each load"
+    warnings.warn(f"Building the int8 encoder graph in a child process, as this pipeline was saved without one "
+                  f"({where}); `package --cpu-inference int8` stores it in the wheel.", stacklevel=3)
+    data = build_in_child(shim_bytes, names)
+    if writable:
         partial = cached.with_suffix(f".{os.getpid()}.part")
         partial.write_bytes(data)
         partial.replace(cached)  # another process loading the same model sees a whole file or none
         for stale in cache.glob(f"{key}-*.onnx"):  # this model's graphs of earlier recipes: never read again
             if stale != cached:
                 stale.unlink(missing_ok=True)
-    except OSError:
-        pass  # not writable: built again at the next load
     return data
+
+
+def build_in_child(shim_bytes: bytes, names: List[str]) -> bytes:
+    """`build_int8_onnx` run by `python -m spacy_bert_ner.components.int8` on the serialized
+    encoder: the export's copies of the weights and ONNX Runtime's optimizer live and die there."""
+    with tempfile.TemporaryDirectory(prefix="spacy-bert-ner-int8-") as tmp:
+        source, graph = Path(tmp) / "encoder.msgpack", Path(tmp) / "encoder.int8.onnx"
+        source.write_bytes(shim_bytes)
+        result = subprocess.run([sys.executable, "-m", __name__, str(source), str(graph), *names],
+                                capture_output=True, text=True)
+        if result.returncode != 0 or not graph.is_file():
+            said = [line for line in result.stderr.splitlines() if line.strip()]
+            raise ValueError(f"Building the int8 encoder graph failed: {said[-1] if said else result.returncode}")
+        for line in result.stderr.splitlines():  # the child's warnings (an unfused graph) are the user's
+            if "Warning" in line:
+                print(line, file=sys.stderr)
+        return graph.read_bytes()
 
 
 def build_int8_onnx(hf_model: torch.nn.Module, names: List[str]) -> bytes:
@@ -211,3 +261,18 @@ class Int8Encoder:
                 for name in self.names}
         (hidden,) = self._session.run(["last_hidden_state"], feed)
         return torch.from_numpy(hidden)
+
+
+def main(argv: Sequence[str]) -> None:
+    """The child of `build_in_child`: SOURCE (a serialized HFShim) -> GRAPH, for input NAMES."""
+    from spacy_transformers.data_classes import HFObjects
+    from spacy_transformers.layers.hf_shim import HFShim
+
+    source, graph, *names = argv
+    shim = HFShim(HFObjects(None, None, None, {}, {}))
+    shim.from_bytes(Path(source).read_bytes())
+    Path(graph).write_bytes(build_int8_onnx(shim._model, names))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

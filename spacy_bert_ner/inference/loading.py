@@ -24,7 +24,7 @@ PLAIN_ENCODER = "spacy-transformers.TransformerModel.v3"
 
 def cpu_inference_overrides(config: Any, setting: str, where: str) -> Dict[str, Any]:
     """The config overrides that make a pipeline's encoder predict on a CPU in `setting`
-    ("fp32", "bf16", "int8"); a pipeline saved with spacy-transformers' encoder gets ours,
+    ("fp32", "bf16", "int8", "auto"); a pipeline saved with spacy-transformers' encoder gets ours,
     which reads the same weights. `where` names the pipeline in messages."""
     from ..components.encoder import CPU_INFERENCE
 
@@ -61,12 +61,12 @@ def pipeline_path(model: str) -> Path:
 def load_pipeline(model: str, gpu_id: int = -1, cpu_inference: Optional[str] = None) -> Language:
     """Load a pipeline folder or installed package; add `doc_cleaner` if components leave outputs on docs.
 
-    cpu_inference: the encoder's arithmetic on the CPU ("fp32", "bf16", "int8"); None keeps the
+    cpu_inference: the encoder's arithmetic on the CPU ("fp32", "bf16", "int8", "auto"); None keeps the
     pipeline's own setting.
     """
     import spacy
 
-    if cpu_inference not in (None, "fp32") and gpu_id >= 0:
+    if cpu_inference not in (None, "fp32", "auto") and gpu_id >= 0:
         raise UserError(f"--cpu-inference {cpu_inference} is for CPU inference, and --gpu-id {gpu_id} asks for "
                         "a GPU: leave out one of them (a GPU runs the encoder in fp32, or fp16 with mixed precision).")
     if gpu_id >= 0:

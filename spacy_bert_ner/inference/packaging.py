@@ -5,6 +5,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from wasabi import msg
+
 from ..errors import UserError
 from ..extras import require
 from ..jsonfiles import write_json
@@ -145,14 +147,31 @@ def extra_requirements(extra: str) -> List[str]:
 
 
 def with_overrides(model_dir: Path, overrides: Dict[str, Any], out: Path) -> Path:
-    """The pipeline at `out` (a copy unless it is already there) with `overrides` in its config.
-    Only the config changes: int8 is applied when the wheel is loaded, so the weights stay float32."""
+    """The pipeline at `out` (a copy unless it is already there) with `overrides` in its config."""
     from spacy import util
 
     if model_dir != out:
         shutil.copytree(model_dir, out)
     util.load_config(model_dir / "config.cfg", overrides=overrides, interpolate=False).to_disk(out / "config.cfg")
     return out
+
+
+def with_int8_graph(pipeline: Path) -> int:
+    """Store the int8 encoder graph in the transformer data of the pipeline copy at `pipeline`,
+    beside the float32 weights, so the wheel loads it as it is (components/int8.py); the bytes
+    it adds. Loading the copy set to int8 builds the graph, which the transformer then saves."""
+    import spacy
+
+    from .loading import cpu_inference_overrides
+
+    config = spacy.util.load_config(pipeline / "config.cfg", interpolate=False)
+    overrides = cpu_inference_overrides(config, "int8", str(pipeline))
+    names = [key.split(".")[1] for key in overrides if key.endswith(".cpu_inference")]
+    nlp = spacy.load(pipeline, config=overrides)
+    before = sum((pipeline / name / "model").stat().st_size for name in names)
+    for name in names:
+        nlp.get_pipe(name).to_disk(pipeline / name, exclude=["vocab"])  # the pipeline keeps its own
+    return sum((pipeline / name / "model").stat().st_size for name in names) - before
 
 
 def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_path: Optional[Path] = None,
@@ -184,7 +203,13 @@ def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_
         config = util.load_config(model_dir / "config.cfg", interpolate=False)
         overrides = cpu_inference_overrides(config, cpu_inference, str(model_dir))
     meta = build_meta(model_dir, name, version, metrics_path, corpus, corpus_license, corpus_url)
-    if cpu_inference == "int8":  # the wheel then installs what its encoder runs on
+    if cpu_inference in ("int8", "auto"):  # the wheel then installs what its encoder may run on
+        from ..components.int8 import require_onnxruntime
+
+        try:  # packaging builds the int8 graph
+            require_onnxruntime("--cpu-inference")
+        except ValueError as err:
+            raise UserError(str(err)) from None
         meta.setdefault("requirements", []).extend(extra_requirements("int8"))
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,6 +218,10 @@ def package(model_dir: Path, output_dir: Path, name: str, version: str, metrics_
             meta["pipeline"] = meta["components"] = list(spacy_load_names(model_dir))
         if overrides:
             model_dir = with_overrides(model_dir, overrides, Path(tmp) / "pipeline")
+        if cpu_inference in ("int8", "auto"):
+            added = with_int8_graph(model_dir)
+            msg.info(f"Stored the int8 encoder graph beside the float32 weights: the model data grows by "
+                     f"{added / 1e6:.1f} MB (less, compressed in the wheel), and loading builds nothing.")
         meta_path = Path(tmp) / "meta.json"
         write_json(meta_path, meta)
         spacy_package(model_dir, output_dir, meta_path=meta_path, name=name, version=version,

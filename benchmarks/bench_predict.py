@@ -9,7 +9,13 @@ document, it measures in separate processes, so each peak RSS is its own:
 - `predict`: the real command on a plain text file (reading, nlp.pipe, doc_cleaner, writing),
   with the pipeline's own encoder arithmetic (fp32 unless it was packaged otherwise);
 - `predict_int8`, `predict_bf16`: the same command with `--cpu-inference int8` / `bf16` (CPU
-  only; bf16 is fast only where the CPU has native bf16, `cpu_bf16` in the results says);
+  only; bf16 is fast only where the CPU has native bf16, `cpu_bf16` in the results says).
+  `predict_int8` switches a pipeline saved without an int8 graph at load, with an empty
+  `$SPACY_BERT_NER_CACHE` (a new machine or container): the graph is built then;
+  `predict_int8_warm` the same with the graph already cached; `predict_int8_stored` a copy of the
+  pipeline saved set to int8, which stores the graph as `package --cpu-inference int8` does,
+  loaded with an empty cache (a wheel on a new machine). Every other method gets an empty cache;
+  none of them reads it;
 - `bare_forward`: the encoder alone, Hugging Face tokenizer + model forward in batches of the
   same size, sorted by length in the same windows as `predict` (least padding), no decoding:
   the ceiling any pipeline on this encoder can reach;
@@ -18,9 +24,12 @@ document, it measures in separate processes, so each peak RSS is its own:
   harness's hf_recipe snapshot) or else on the encoder with a randomly initialised head for the
   model's labels (a fine-tuned head of the same shape costs the same time).
 
-Words are the corpus tokens. `words_per_s` counts processing only; `load_s` is reported apart.
+Words are the corpus tokens; `--docs N` cycles the sentences to N documents (10,000 shows whether
+memory stays flat). `words_per_s` counts processing only; `load_s` is reported apart.
 `peak_rss_mb` includes loading (spacy-transformers' from_disk holds several copies of the
-weights for a moment); `rss_end_mb` is the resident memory after the run.
+weights for a moment); `rss_loaded_mb` is the resident memory once loaded, `rss_tenth_mb` after a
+tenth of the run's time, `rss_end_mb` after the run: flat memory is `rss_end_mb` close to
+`rss_tenth_mb`.
 Timings on a shared or busy machine vary: compare figures from one run, use --repeat (rounds
 over all methods; the median run of each is kept) and look at `words_per_cpu_s`, the same
 throughput per CPU second, which a busy machine disturbs less.
@@ -42,8 +51,9 @@ from spacy_bert_ner.jsonfiles import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "uner_danish_ddt" / "da_ddt-ud-test.iob2"
-METHODS = ("predict", "predict_int8", "predict_bf16", "bare_forward", "hf_pipeline")
-CPU_INFERENCE = {"predict_int8": "int8", "predict_bf16": "bf16"}
+METHODS = ("predict", "predict_int8", "predict_int8_warm", "predict_int8_stored", "predict_bf16", "bare_forward",
+           "hf_pipeline")
+CPU_INFERENCE = {"predict_int8": "int8", "predict_int8_warm": "int8", "predict_bf16": "bf16"}
 
 
 def read_sentences(path: Path) -> Tuple[List[str], int]:
@@ -96,6 +106,34 @@ def timings(load: Clock, run: Clock) -> Dict[str, float]:
     return {"load_s": load.wall, "run_s": run.wall, "run_cpu_s": run.cpu}
 
 
+class RssSampler:
+    """Resident memory twice a second from a thread, for the memory at points of a run."""
+
+    def __init__(self):
+        import threading
+
+        self.samples: List[Tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.samples.append((time.perf_counter(), current_rss_mb()))
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def at(self, moment: float) -> float:
+        """The last sample taken before `moment` (perf_counter), or the first."""
+        before = [rss for when, rss in self.samples if when <= moment]
+        return before[-1] if before else (self.samples[0][1] if self.samples else float("nan"))
+
+
 def run_predict(args, cpu_inference=None) -> Dict[str, Any]:
     import spacy_bert_ner.inference.predict as predict_module
 
@@ -107,12 +145,15 @@ def run_predict(args, cpu_inference=None) -> Dict[str, Any]:
             return load_pipeline(*a, **kw)
 
     predict_module.load_pipeline = timed_load
-    with tempfile.TemporaryDirectory() as tmp, Clock() as total:
+    with tempfile.TemporaryDirectory() as tmp, RssSampler() as rss, Clock() as total:
         summary = predict_module.predict(args.model, Path(args.texts), Path(tmp) / "out.jsonl",
                                          batch_size=args.batch_size, gpu_id=args.gpu_id,
                                          cpu_inference=cpu_inference)
+        end = time.perf_counter()
     total.wall, total.cpu = total.wall - load.wall, total.cpu - load.cpu
-    return {**timings(load, total), "docs": summary.docs, "entities": summary.entities}
+    loaded = end - total.wall
+    memory = {"rss_loaded_mb": round(rss.at(loaded), 1), "rss_tenth_mb": round(rss.at(loaded + total.wall / 10), 1)}
+    return {**timings(load, total), **memory, "docs": summary.docs, "entities": summary.entities}
 
 
 def _torch_device(gpu_id: int):
@@ -162,7 +203,7 @@ def child(args) -> None:
     """Run one method in this process and print its figures as JSON."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     texts = Path(args.texts).read_text(encoding="utf8").splitlines()
-    if args.child == "predict" or args.child in CPU_INFERENCE:
+    if args.child.startswith("predict"):
         result = run_predict(args, CPU_INFERENCE.get(args.child))
     elif args.child == "bare_forward":
         result = run_bare_forward(args, texts)
@@ -194,11 +235,14 @@ def model_info(model: str) -> Tuple[str, int, List[str]]:
     return encoders[0], int(config["nlp"].get("batch_size", 64)), bio
 
 
-def measure_once(method: str, args, texts_path: Path, bio_labels: List[str]) -> Dict[str, Any]:
-    cmd = [sys.executable, __file__, args.model, "--child", method, "--texts", str(texts_path),
+def measure_once(method: str, args, texts_path: Path, bio_labels: List[str], cache: Path) -> Dict[str, Any]:
+    """One method in a process of its own, with `cache` as its $SPACY_BERT_NER_CACHE."""
+    model = args.stored_model if method == "predict_int8_stored" else args.model
+    cmd = [sys.executable, __file__, model, "--child", method, "--texts", str(texts_path),
            "--encoder", args.encoder, "--batch-size", str(args.batch_size), "--gpu-id", str(args.gpu_id),
            "--bio-labels", ",".join(bio_labels)] + (["--hf-model", args.hf_model] if args.hf_model else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SPACY_BERT_NER_CACHE": str(cache)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         sys.exit(f"{method} failed:\n{proc.stderr[-3000:]}")
@@ -225,6 +269,9 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=1, help="Rounds over all methods; the median run is kept.")
     parser.add_argument("--gpu-id", type=int, default=-1)
     parser.add_argument("--skip-hf", action="store_true", help="Leave out the HF pipeline.")
+    parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS),
+                        help=f"Comma-separated, of {','.join(METHODS)} (default: all).")
+    parser.add_argument("--docs", type=int, default=0, help="Cycle the sentences to this many documents.")
     parser.add_argument("--hf-model", help="Fine-tuned token-classification checkpoint for the HF pipeline "
                                            "(default: the encoder with a random head).")
     parser.add_argument("--note", default="", help="Free text kept in the results, e.g. what the model is.")
@@ -246,22 +293,45 @@ def main(argv=None) -> None:
     args.encoder = args.encoder or encoder
     args.batch_size = args.batch_size or model_batch_size
     texts, n_words = read_sentences(args.data)
-    methods = [m for m in METHODS if not (args.skip_hf and m == "hf_pipeline")
-               and not (args.gpu_id >= 0 and m in CPU_INFERENCE)]
+    if args.docs:
+        words = [len(text.split()) for text in texts]  # the cycled copies' share of the corpus words
+        texts = [texts[i % len(texts)] for i in range(args.docs)]
+        n_words = round(n_words * sum(words[i % len(words)] for i in range(args.docs)) / sum(words))
+    unknown = set(args.methods) - set(METHODS)
+    if unknown:
+        sys.exit(f"Unknown --methods: {', '.join(sorted(unknown))}")
+    methods = [m for m in METHODS if m in args.methods and not (args.skip_hf and m == "hf_pipeline")
+               and not (args.gpu_id >= 0 and (m in CPU_INFERENCE or m == "predict_int8_stored"))]
     runs: Dict[str, List[Dict[str, Any]]] = {m: [] for m in methods}
     with tempfile.TemporaryDirectory() as tmp:
         texts_path = Path(tmp) / "texts.txt"
         texts_path.write_text("\n".join(texts) + "\n", encoding="utf8")
+        warm = Path(tmp) / "warm-cache"
+        if "predict_int8_warm" in methods:  # the graph cached by an earlier load
+            build = ("import sys; from spacy_bert_ner.inference.loading import load_pipeline; "
+                     "load_pipeline(sys.argv[1], cpu_inference='int8')")
+            subprocess.run([sys.executable, "-c", build, args.model], check=True,
+                           env={**os.environ, "SPACY_BERT_NER_CACHE": str(warm)})
+        if "predict_int8_stored" in methods:  # saved set to int8: the graph stored with it
+            args.stored_model = str(Path(tmp) / "stored")
+            save = ("import sys; from spacy_bert_ner.inference.loading import load_pipeline; "
+                    "load_pipeline(sys.argv[1], cpu_inference='int8').to_disk(sys.argv[2])")
+            subprocess.run([sys.executable, "-c", save, args.model, args.stored_model], check=True,
+                           env={**os.environ, "SPACY_BERT_NER_CACHE": str(Path(tmp) / "save-cache")})
         for round_ in range(args.repeat):  # round-robin, so a busy spell hits every method alike
-            for method in methods:
+            for i, method in enumerate(methods):
                 print(f"Round {round_ + 1}/{args.repeat}: {method} ...", flush=True)
-                runs[method].append(measure_once(method, args, texts_path, bio_labels))
+                cache = warm if method == "predict_int8_warm" else Path(tmp) / f"empty-{round_}-{i}"
+                runs[method].append(measure_once(method, args, texts_path, bio_labels, cache))
     results = {method: median_run(method_runs, n_words) for method, method_runs in runs.items()}
     ratios = {}
     for mine in [m for m in methods if m.startswith("predict")]:
         for other in [m for m in methods if m != mine]:
             ratios[f"{mine}_over_{other}_words_per_s"] = round(
                 results[mine]["words_per_s"] / results[other]["words_per_s"], 3)
+        if "predict" in results and mine != "predict":
+            for key in ("load_s", "peak_rss_mb", "rss_end_mb"):
+                ratios[f"{mine}_over_predict_{key}"] = round(results[mine][key] / results["predict"][key], 3)
     report = {
         "note": args.note, "model": str(args.model), "encoder": str(args.encoder), "hf_model": args.hf_model,
         "data": str(args.data),
@@ -271,11 +341,12 @@ def main(argv=None) -> None:
     }
     write_json(args.output, report)
     print(f"\n{len(texts)} docs, {n_words} words, batch size {args.batch_size}, {report['device']}")
-    print(f"{'method':<14}{'words/s':>10}{'words/CPU s':>13}{'run s':>9}{'load s':>9}"
-          f"{'peak RSS MB':>13}{'end RSS MB':>12}")
+    print(f"{'method':<20}{'words/s':>10}{'words/CPU s':>13}{'run s':>9}{'load s':>9}"
+          f"{'peak RSS MB':>13}{'tenth RSS MB':>14}{'end RSS MB':>12}")
     for method, r in results.items():
-        print(f"{method:<14}{r['words_per_s']:>10.0f}{r['words_per_cpu_s']:>13.0f}{r['run_s']:>9.2f}"
-              f"{r['load_s']:>9.2f}{r['peak_rss_mb']:>13.0f}{r['rss_end_mb']:>12.0f}")
+        print(f"{method:<20}{r['words_per_s']:>10.0f}{r['words_per_cpu_s']:>13.0f}{r['run_s']:>9.2f}"
+              f"{r['load_s']:>9.2f}{r['peak_rss_mb']:>13.0f}{r.get('rss_tenth_mb', float('nan')):>14.0f}"
+              f"{r['rss_end_mb']:>12.0f}")
     for name, value in ratios.items():
         print(f"{name}: {value:.2f}")
     print(f"Wrote {args.output}")

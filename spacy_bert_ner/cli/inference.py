@@ -17,7 +17,7 @@ def package(
     corpus_license: Optional[str] = typer.Option(None, "--corpus-license"),
     corpus_url: Optional[str] = typer.Option(None, "--corpus-url"),
     add_pipe: List[str] = typer.Option([], "--add-pipe", help="Append a component the training config did not declare, by factory name, e.g. bert_ner_cleanup (default settings); repeatable, empty values ignored."),
-    cpu_inference: Optional[str] = typer.Option(None, "--cpu-inference", help="The encoder's arithmetic when the wheel predicts on a CPU: fp32, bf16 or int8 (applied at load time; the weights stay float32)."),
+    cpu_inference: Optional[str] = typer.Option(None, "--cpu-inference", help="The encoder's arithmetic when the wheel predicts on a CPU: fp32, bf16, int8 or auto (int8 and auto store the int8 graph beside the float32 weights)."),
 ):
     """Build a pip-installable wheel of a trained pipeline, weights included."""
     from ..inference.packaging import package as build_package

@@ -23,7 +23,7 @@ def gpu_id(what: str) -> Any:
 def cpu_inference() -> Any:
     """`--cpu-inference` of the commands that run a trained pipeline (evaluate, predict)."""
     return typer.Option(None, "--cpu-inference", help="The encoder's arithmetic on the CPU: fp32, bf16 (CPUs with "
-                        "native bf16) or int8 (default: the pipeline's setting).")
+                        "native bf16), int8, or auto (picked for the CPU; default: the pipeline's setting).")
 
 
 Address = Annotated[Optional[str], typer.Option(

@@ -42,7 +42,8 @@ from thinc.util import torch2xp, xp2torch
 from transformers.modeling_outputs import BaseModelOutput
 
 from .cpu_features import auto_cpu_inference
-from .int8 import STORED, Int8Encoder, input_names, int8_onnx, require_onnxruntime, stored_entry, stored_graph, weights_hash
+from .int8 import (STORED, Int8Encoder, input_names, int8_onnx, read_stored, require_onnxruntime, stored_entry,
+                   stored_graph)
 
 CPU_INFERENCE = ("fp32", "bf16", "int8", "auto")
 SETTING = "[components.transformer.model] cpu_inference"
@@ -177,9 +178,9 @@ class CPUInferenceShim(HFShim):
         data = super().to_bytes()
         if self.int8 is None:
             return data
+        key, _ = read_stored(data)
         msg = srsly.msgpack_loads(data)
-        names = self.int8.names
-        msg[STORED] = stored_entry(self.int8.graph, weights_hash(msg["state"]), names)
+        msg[STORED] = stored_entry(self.int8.graph, key, self.int8.names)
         return srsly.msgpack_dumps(msg)
 
     def from_bytes(self, bytes_data: bytes) -> "CPUInferenceShim":
@@ -188,10 +189,8 @@ class CPUInferenceShim(HFShim):
             return self
         self._require_cpu()
         require_onnxruntime(SETTING)
-        msg = srsly.msgpack_loads(bytes_data)
-        key, entry = weights_hash(msg["state"]), msg.pop(STORED, None)
-        del msg  # its copy of the weights; spacy-transformers reads them again, and ignores STORED
-        super().from_bytes(bytes_data)
+        key, entry = read_stored(bytes_data)
+        super().from_bytes(bytes_data)  # which reads what spacy-transformers wrote, not STORED
         names = input_names(self._hfmodel.tokenizer)
         graph = stored_graph(entry, key, names)
         self.int8 = Int8Encoder(int8_onnx(bytes_data, key, names) if graph is None else graph, names)

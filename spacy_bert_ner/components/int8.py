@@ -19,6 +19,7 @@ Runtime session is made in the process that first predicts, so worker processes 
 `nlp.pipe(n_process=N)` each get their own (a session's thread pool does not survive a fork).
 """
 import hashlib
+import io
 import logging
 import os
 import subprocess
@@ -66,9 +67,26 @@ def input_names(tokenizer: Any) -> List[str]:
     return names if "input_ids" in names else ["input_ids", "attention_mask"]
 
 
-def weights_hash(state: bytes) -> str:
-    """What a graph is checked against: the serialized float32 weights it was made from."""
-    return hashlib.sha256(state).hexdigest()[:32]
+def read_stored(shim_bytes: bytes) -> Tuple[str, Optional[Dict[str, Any]]]:
+    """The hash of the float32 weights in spacy-transformers' serialized encoder (what a graph
+    is checked against) and the stored graph's entry, if any. Read in a stream, the weights
+    hashed where they lie: parsing the whole message would copy them once more, at load, when
+    memory peaks."""
+    from srsly.msgpack import Unpacker
+
+    unpacker = Unpacker(io.BytesIO(shim_bytes), raw=False)
+    key, entry = "", None
+    for _ in range(unpacker.read_map_header()):
+        name = unpacker.unpack()
+        if name == STORED:
+            entry = unpacker.unpack()
+        elif name == "state":
+            start = unpacker.tell()
+            unpacker.skip()
+            key = hashlib.sha256(memoryview(shim_bytes)[start:unpacker.tell()]).hexdigest()[:32]
+        else:
+            unpacker.skip()
+    return key, entry
 
 
 def stored_entry(graph: bytes, key: str, names: List[str]) -> Dict[str, Any]:
@@ -245,12 +263,35 @@ def quiet_root_logger():
 
 
 class Int8Encoder:
-    """Runs the int8 graph on the inputs spacy-transformers gives the encoder."""
+    """Runs the int8 graph on the inputs spacy-transformers gives the encoder.
+
+    The graph's bytes are needed again only to save the pipeline or to start a session in a
+    forked worker, so they wait in an unlinked temporary file rather than in memory, where the
+    session holds its own copy of the weights (in memory where no temporary file can be made)."""
 
     def __init__(self, graph: bytes, names: List[str]):
-        self.graph, self.names = graph, names
+        self.names, self._size = names, len(graph)
         self._session: Optional[Any] = None
         self._pid: Optional[int] = None
+        try:
+            self._file: Optional[Any] = tempfile.TemporaryFile(prefix="spacy-bert-ner-int8-")
+            self._file.write(graph)
+            self._file.flush()
+            self._graph: Optional[bytes] = None
+        except OSError:
+            self._file, self._graph = None, graph
+
+    @property
+    def graph(self) -> bytes:
+        if self._file is None:
+            return self._graph
+        return os.pread(self._file.fileno(), self._size, 0)  # no shared offset: forked workers read too
+
+    def __getstate__(self) -> Dict[str, Any]:  # workers started by spawn get the graph, not a file
+        return {"graph": self.graph, "names": self.names}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__init__(state["graph"], state["names"])
 
     def __call__(self, kwargs: Dict[str, torch.Tensor]) -> torch.Tensor:
         if self._pid != os.getpid():

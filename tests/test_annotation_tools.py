@@ -541,21 +541,19 @@ def test_label_studio_imports_predictions_and_its_export_converts_back(label_stu
     predict(str(scored_model), source, tmp_path / "plain.jsonl")
     tasks_file = tmp_path / "tasks.json"
     predict(str(scored_model), source, tasks_file, format="label-studio")
-    response = requests.post(f"{url}/api/projects", headers=headers, timeout=60, json={
+    response = requests.post(f"{url}/api/projects/", headers=headers, timeout=60, json={
         "title": "NER review", "label_config": label_studio_config(["PER", "LOC"])})
     assert response.status_code == 201, response.text
     project = response.json()["id"]
     response = requests.post(f"{url}/api/projects/{project}/import", headers=headers, timeout=120,
                              json=json.loads(tasks_file.read_text(encoding="utf8")))
     assert response.status_code == 201, response.text
-    tasks = requests.get(f"{url}/api/tasks", headers=headers, timeout=60,
-                         params={"project": project, "fields": "all", "page_size": 100}).json()
-    tasks = tasks["tasks"] if isinstance(tasks, dict) else tasks
-    assert len(tasks) == 5
-    for task in tasks:
-        (prediction,) = task["predictions"]
+    predictions = requests.get(f"{url}/api/predictions/", headers=headers, timeout=60, params={"project": project}).json()
+    predictions = predictions["results"] if isinstance(predictions, dict) else predictions
+    assert len(predictions) == 5
+    for prediction in predictions:  # an annotator submits each pre-annotation unchanged
         assert prediction["model_version"] == "xx_news_ner-0.2.0" and prediction["score"] == 0.35
-        response = requests.post(f"{url}/api/tasks/{task['id']}/annotations", headers=headers, timeout=60,
+        response = requests.post(f"{url}/api/tasks/{prediction['task']}/annotations/", headers=headers, timeout=60,
                                  json={"result": prediction["result"], "was_cancelled": False})
         assert response.status_code == 201, response.text
     response = requests.get(f"{url}/api/projects/{project}/export", headers=headers, timeout=120,

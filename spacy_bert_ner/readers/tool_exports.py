@@ -40,6 +40,7 @@ Label Studio (the JSON export: a list of tasks, each `data` and `annotations[].r
 
 doccano (JSONL: `{"text", "label": [[start, end, label], ...]}`; older exports name the list
 `labels`, exports of projects with relations give `entities: [{start_offset, end_offset, label}]`).
+doccano writes no span text to check its offsets against, so they are read as code points.
 """
 import json
 from collections import defaultdict

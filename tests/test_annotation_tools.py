@@ -448,6 +448,17 @@ def test_predict_rejects_an_unknown_format(scored_model, tmp_path):
         predict(str(scored_model), source_file(tmp_path / "in.jsonl"), tmp_path / "o", format="brat")
 
 
+def test_predict_cli_takes_format(tmp_path):
+    nlp = spacy.blank("xx")  # the command runs in a process of its own, without the test's scorer
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "PER", "pattern": "Søren Kierkegaard"},
+                                               {"label": "LOC", "pattern": "Aarhus"}])
+    nlp.to_disk(tmp_path / "model")
+    source = source_file(tmp_path / "in.jsonl", 3)
+    result = run_cli("predict", tmp_path / "model", source, tmp_path / "out.jsonl", "--format", "doccano")
+    assert result.returncode == 0, result.stderr
+    assert [len(r["label"]) for r in read_output(tmp_path / "out.jsonl", "doccano")] == [2, 4, 6]
+
+
 def accept_predictions(tasks):
     """What an annotator who submits each pre-annotation unchanged leaves in a Label Studio export."""
     return [{"id": i + 1, "data": task["data"], "predictions": task["predictions"],

@@ -140,6 +140,27 @@ def test_prodigy_binary_answers_make_one_partial_doc(prodigy):
     assert [t.ent_iob_ for t in back] == [t.ent_iob_ for t in doc]
 
 
+def test_binary_docs_reach_training_whole_when_cut_into_pieces(tmp_path):
+    """A long text's pieces (training/chunks.py) keep its missing tokens and its rejected spans."""
+    from spacy.training import Example
+
+    from spacy_bert_ner.training.hooks import sentence_chunks
+
+    text = "Maria Olsen visited Berlin. " * 3 + "Carlsberg is in Copenhagen."
+    source = tmp_path / "teach.jsonl"
+    source.write_text("\n".join([
+        prodigy_line(text, [(100, 110, "LOC")], answer="accept", _input_hash=1, _task_hash=1, _view_id="ner"),
+        prodigy_line(text, [(84, 93, "PER")], answer="reject", _input_hash=1, _task_hash=2, _view_id="ner"),
+    ]) + "\n", encoding="utf8")
+    (doc,), _ = read_corpus(source, EN)
+    pieces = list(sentence_chunks(8)(EN, Example(EN.make_doc(doc.text), doc)))
+    assert len(pieces) > 1
+    last = pieces[-1].reference
+    assert ents(last) == [("Copenhagen", "LOC")] and last[0].ent_iob_ == ""
+    assert [(s.text, s.label_) for s in last.spans[INCORRECT_SPANS_KEY]] == [("Carlsberg", "PER")]
+    assert all(t.ent_iob_ == "" for piece in pieces[:-1] for t in piece.reference)
+
+
 def test_the_issue_example_four_texts_two_accepted_give_their_entities_only(tmp_path):
     lines = (FIXTURES / "prodigy_db_out.jsonl").read_text(encoding="utf8").splitlines()[:4]
     source = tmp_path / "four.jsonl"

@@ -92,6 +92,18 @@ def test_ray_output_equals_a_local_run(model, tmp_path, local_ray, capsys):
     assert ray.is_initialized()  # the caller's Ray is left running
 
 
+@pytest.mark.parametrize("tool", ["label-studio", "prodigy"])
+def test_ray_writes_the_annotation_tool_formats_as_a_local_run(model, tmp_path, local_ray, tool):
+    """--format turns the finished part file into the tool's records, whichever engine wrote it."""
+    source = tmp_path / "in.jsonl"
+    mixed_jsonl(source, 60)
+    settings = {"split_chars": 150, "max_chars": 330, "batch_size": 2, "format": tool}
+    local = predict(str(model), source, tmp_path / "local.out", **settings)
+    on_ray = predict(str(model), source, tmp_path / "ray.out", ray=TWO_WORKERS, **settings)
+    assert (tmp_path / "ray.out").read_bytes() == (tmp_path / "local.out").read_bytes()
+    assert counts(on_ray) == counts(local) and local.split and local.entities
+
+
 def test_ray_reads_a_folder_as_locally(model, tmp_path, local_ray):
     folder = tmp_path / "docs"
     folder.mkdir()

@@ -6,11 +6,11 @@ import typer
 
 
 def convert(
-    inputs: List[Path] = typer.Argument(..., help="Corpus files: CoNLL/UNER column files, CoNLL-U/CoNLL-X, JSONL."),
+    inputs: List[Path] = typer.Argument(..., help="Corpus files: CoNLL/UNER column files, CoNLL-U/CoNLL-X, JSONL, exports of Prodigy, Label Studio, doccano."),
     output: Path = typer.Option(..., "--output", "-o", help="Directory for one NAME.spacy per input."),
     lang: str = typer.Option("xx", "--lang", "-l", help="Language code: vocab, and tokenizer for JSONL text."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write per-file counts and problems as JSON."),
-    format: str = typer.Option("auto", "--format", "-f", help="auto, conll, conllu, conllx or jsonl."),
+    format: str = typer.Option("auto", "--format", "-f", help="auto, conll, conllu, conllx, jsonl, prodigy, label-studio or doccano."),
     token_col: Optional[int] = typer.Option(None, "--token-col", help="Token column, 1-based (default: sniffed)."),
     tag_col: Optional[int] = typer.Option(None, "--tag-col", help="NER tag column, 1-based (default: sniffed)."),
     scheme: str = typer.Option("auto", "--scheme", help="auto, iob1, iob2, bioes or bilou."),
@@ -19,6 +19,7 @@ def convert(
     encoding: str = typer.Option("utf-8", "--encoding", help="Input encoding, e.g. latin-1 for CoNLL-2002."),
     alignment: str = typer.Option("strict", "--alignment", help="JSONL spans off token boundaries: strict, contract, expand."),
     spans_key: str = typer.Option("sc", "--spans-key", help="JSONL: doc.spans key that keeps all spans, overlaps included."),
+    text_field: str = typer.Option("text", "--text-field", help="Label Studio: the task data field that holds the text."),
     split: Optional[str] = typer.Option(None, "--split", help="One input: e.g. 0.8,0.1,0.1 -> NAME-train/dev/test.spacy."),
     seed: int = typer.Option(0, "--seed", help="Seed of the --split shuffle (by document)."),
 ):
@@ -26,13 +27,14 @@ def convert(
 
     Documents follow the file's `# newdoc` / `-DOCSTART-` markers, else every --n-sents
     sentences. Tokens keep the trailing whitespace of `# text` comments or `SpaceAfter=No`.
+    Annotation tools' exports keep accepted annotations only; what is left out is counted.
     """
     from ..readers.convert import convert as run_convert
 
     run_convert(
         inputs, output, lang, report, label_map, split, seed,
         format=format, token_col=token_col, tag_col=tag_col, scheme=scheme, n_sents=n_sents, encoding=encoding,
-        alignment=alignment, spans_key=spans_key,
+        alignment=alignment, spans_key=spans_key, text_field=text_field,
     )
 
 

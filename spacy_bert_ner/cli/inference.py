@@ -31,7 +31,7 @@ def package(
 def predict(
     model: str = typer.Argument(..., help="Pipeline directory or installed package name."),
     input_path: str = typer.Argument(..., help="Folder of .txt files, a .jsonl file with `text`, or plain text (one doc a line); with --engine ray also a URI (s3://...)."),
-    output_path: Path = typer.Argument(..., help="JSONL output: each input record plus `entities`."),
+    output_path: Path = typer.Argument(..., help="JSONL output: each input record plus `entities` (or, with --format, what an annotation tool imports)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1, help="Documents per batch (default: the pipeline's)."),
     n_process: int = typer.Option(1, "--n-process", "-n", min=1, help="Worker processes (CPU only)."),
     gpu_id: int = options.gpu_id("run on"),
@@ -40,6 +40,7 @@ def predict(
     min_score: Optional[float] = typer.Option(None, "--min-score", min=0.0, max=1.0, help="Leave out entities scored below this (0-1; counted)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run into the same OUTPUT from its part file .OUTPUT.part."),
     cpu_inference: Optional[str] = options.cpu_inference(),
+    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl (each input record plus `entities`), or pre-annotations to import: label-studio (a JSON list of tasks with predictions), prodigy (JSONL tasks with spans, the score in meta) or doccano (JSONL with label lists)."),
     engine: str = typer.Option("local", "--engine", help="local: this process (and --n-process workers); ray: actors on a Ray cluster (Ray Data)."),
     address: options.Address = None,
     workers: int = typer.Option(1, "--workers", min=1, help="--engine ray: actors, each with the model loaded once."),
@@ -49,7 +50,8 @@ def predict(
     """Run a pipeline over documents and write one JSON line with entities per document:
     `entities` [{start, end, label, text, score}] with character offsets. Malformed lines are
     reported with their line number and skipped; long documents are split (--split-chars)
-    or skipped (--max-chars), and counted.
+    or skipped (--max-chars), and counted. --format writes the same documents as pre-annotations
+    for Label Studio, Prodigy or doccano.
 
     OUTPUT appears only when every document is done. Ctrl-C or SIGTERM stops with exit
     status 130 or 143 and keeps the finished documents in .OUTPUT.part beside it: rerun
@@ -62,6 +64,6 @@ def predict(
     try:
         run_predict(model, input_path, output_path, batch_size=batch_size, n_process=n_process, gpu_id=gpu_id,
                     split_chars=split_chars, max_chars=max_chars, resume=resume, min_score=min_score,
-                    cpu_inference=cpu_inference, ray=ray)
+                    cpu_inference=cpu_inference, ray=ray, format=format)
     except Interrupted as stop:
         raise SystemExit(128 + stop.signum)

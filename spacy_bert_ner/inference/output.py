@@ -5,13 +5,26 @@ Each output line is the input record plus `entities`: `[{start, end, label, text
 `text[start:end] == entity["text"]`, and `score` is the entity's confidence in 0..1 (null where
 the pipeline scores no entities; `--min-score` leaves out those below it, counted). Every engine
 turns a document into its line with `written`, so the output is the same whichever ran it.
+
+`--format label-studio|prodigy|doccano` writes what those tools import instead
+(`readers.annotation_tools`): the run writes its part file as always, so long texts, `--resume`
+and Ray are the same for every format, and `write_tool_file` turns the finished part file into
+OUTPUT, one record per document in the same order: a JSON list of Label Studio tasks (its import
+takes a list), or a JSONL file of Prodigy tasks or doccano lines. The record's other input fields
+go along: Label Studio's `data`, Prodigy's task (its own `meta` merged with the score), doccano's
+columns.
 """
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional
 
+from spacy.language import Language
+
+from ..readers.annotation_tools import doccano_record, label_studio_task, prodigy_task, spans_of_entities
 from .long_texts import Entity
+
+FORMATS = ("jsonl", "label-studio", "prodigy", "doccano")
 
 MAX_REPORTED = 100  # skipped records printed one by one; all are counted
 
@@ -73,3 +86,41 @@ def print_summary(summary: PredictSummary, output_path: Path, part: Path, split_
     if summary.replaced_entities:
         msg.warn(f"{summary.replaced_entities} input records had an 'entities' field; "
                  "it was replaced by the predictions")
+
+
+def model_version(nlp: Language) -> str:
+    """The pipeline as Label Studio names a prediction's model: its package name and version."""
+    return f"{nlp.lang}_{nlp.meta.get('name', 'pipeline')}-{nlp.meta.get('version', '0.0.0')}"
+
+
+def tool_record(done: Dict[str, Any], format: str, nlp: Language) -> Dict[str, Any]:
+    """One finished output record (predict's own JSONL line) as the tool `format` imports it."""
+    fields = {key: value for key, value in done.items() if key not in ("text", "entities")}
+    text, spans = done["text"], spans_of_entities(done["entities"])
+    if format == "label-studio":
+        return label_studio_task(text, spans, model_version(nlp), fields)
+    if format == "prodigy":
+        meta = fields.pop("meta", None)
+        # the tokenizer, not make_doc: a text above nlp.max_length runs as pieces and is tokenized whole here
+        task = prodigy_task(text, spans, meta if isinstance(meta, dict) else None, doc=nlp.tokenizer(text))
+        return {**fields, **task}
+    return doccano_record(text, spans, fields)
+
+
+def write_tool_file(part: Path, output_path: Path, format: str, nlp: Language) -> None:
+    """OUTPUT in the tool's format from the finished part file, written beside it and renamed into
+    place, so OUTPUT appears whole or not at all."""
+    tmp = output_path.with_name(f".{output_path.name}.tmp")
+    try:
+        with part.open(encoding="utf8") as lines, tmp.open("w", encoding="utf8", newline="\n") as out:
+            if format == "label-studio":
+                out.write("[")
+            for i, line in enumerate(lines):
+                record = json.dumps(tool_record(json.loads(line), format, nlp), ensure_ascii=False)
+                out.write((("," if i else "") + "\n" + record) if format == "label-studio" else record + "\n")
+            if format == "label-studio":
+                out.write("\n]\n")
+        tmp.replace(output_path)
+    except BaseException:  # a stop here keeps the part file for --resume; no half OUTPUT is left
+        tmp.unlink(missing_ok=True)
+        raise

@@ -35,7 +35,7 @@ from ..jsonfiles import write_json
 from .engine import local_written
 from .inputs import admit, is_uri, read_records
 from .loading import load_pipeline
-from .output import MAX_REPORTED, PredictSummary, print_summary
+from .output import FORMATS, MAX_REPORTED, PredictSummary, print_summary, write_tool_file
 from .ray_engine import RayEngine, ray_written
 from .resume import check_resumable, complete_lines, part_paths, read_back, started_from
 from .signals import Interrupted, interrupt_on_signals
@@ -59,7 +59,8 @@ def predict(model: Union[str, Language], input_path: Union[str, Path], output_pa
             batch_size: Optional[int] = None, n_process: int = 1, gpu_id: int = -1,
             split_chars: Optional[int] = None, max_chars: Optional[int] = None,
             resume: bool = False, min_score: Optional[float] = None,
-            cpu_inference: Optional[str] = None, ray: Optional[RayEngine] = None) -> PredictSummary:
+            cpu_inference: Optional[str] = None, ray: Optional[RayEngine] = None,
+            format: str = "jsonl") -> PredictSummary:
     """Write one JSON line with entities per input document; see the module docstring.
 
     model: a pipeline folder, package name, or a loaded pipeline (used as it is). split_chars:
@@ -68,7 +69,8 @@ def predict(model: Union[str, Language], input_path: Union[str, Path], output_pa
     interrupted run into the same OUTPUT. min_score: leave out entities scored below it (counted).
     cpu_inference: the encoder's arithmetic on the CPU, "fp32", "bf16" or "int8" (None: the
     pipeline's own setting; components/encoder.py). ray: run the documents on Ray Data actors
-    (ray_engine.py) instead of this process; INPUT may then be any URI Ray reads.
+    (ray_engine.py) instead of this process; INPUT may then be any URI Ray reads. format: jsonl
+    (predict's own lines), or label-studio, prodigy or doccano: what that tool imports (output.py).
     """
     from tqdm import tqdm
     from wasabi import msg
@@ -85,6 +87,8 @@ def predict(model: Union[str, Language], input_path: Union[str, Path], output_pa
         option = "--n-process" if n_process > 1 else "--gpu-id" if gpu_id >= 0 else "--resume"
         raise UserError(f"{option} is for the local engine; with --engine ray use --workers, "
                         "--cpus-per-worker and --gpus-per-worker (an interrupted Ray run starts over).")
+    if format not in FORMATS:
+        raise UserError(f"--format {format!r} is not one of {', '.join(FORMATS)}.")
     if max_chars is not None and max_chars < 1:
         raise UserError(f"--max-chars must be at least 1, not {max_chars}.")
     if min_score is not None and not 0.0 <= min_score <= 1.0:
@@ -165,7 +169,11 @@ def predict(model: Union[str, Language], input_path: Union[str, Path], output_pa
                 raise UserError(f"No document to predict in {input_path}: all "
                                 f"{len(summary.skipped) + len(summary.too_long)} records were skipped, "
                                 f"the first as {first}")
-            os.replace(part, output_path)
+            if format == "jsonl":
+                os.replace(part, output_path)
+            else:
+                write_tool_file(part, output_path, format, nlp)
+                part.unlink()
             sidecar.unlink(missing_ok=True)
         except Interrupted as stop:
             if appended_from is None:

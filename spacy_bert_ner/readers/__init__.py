@@ -4,8 +4,9 @@
 
 Formats (auto-detected, `format=` to force): CoNLL-style column files (CoNLL-2002/2003,
 UNER, tab- or space-separated), CoNLL-U / CoNLL-X with tags in MISC `name=`/`NE=` or a
-given column, JSONL with character-offset spans. Tag schemes IOB1, IOB2, BIOES, BILOU
-are detected per file (`scheme=` to force).
+given column, JSONL with character-offset spans, and the exports of Prodigy, Label Studio
+and doccano (`tool_exports`; `annotation_tools` writes what those tools import). Tag schemes
+IOB1, IOB2, BIOES, BILOU are detected per file (`scheme=` to force).
 
 Policies, each counted in the FileReport rather than applied silently:
 - an I-/E- tag that continues no span of its label starts one (`repaired`);

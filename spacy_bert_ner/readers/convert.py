@@ -11,6 +11,7 @@ from ..errors import UserError
 from ..jsonfiles import write_json
 from .corpus import make_nlp, read_corpus
 from .file_report import FileReport
+from .jsonl import INCORRECT_SPANS_KEY
 
 msg = Printer()
 SPLIT_NAMES = ("train", "dev", "test")
@@ -147,5 +148,12 @@ def print_table(reports: Dict[str, FileReport]) -> None:
         if r.spacing == "unknown":
             print(f"{path}: no `# text` comments or SpaceAfter marks, so the raw text's spacing is unknown: tokens "
                   "are joined by spaces, training uses these tokens and evaluate gives the gold-token score only")
+        if r.partial:
+            print(f"{path}: {r.partial} documents from binary answers (e.g. ner.teach): their accepted spans are "
+                  "entities and every other token is missing, so training learns nothing about those tokens")
+        if r.incorrect:
+            print(f"{path}: {sum(r.incorrect.values())} rejected binary spans kept in doc.spans"
+                  f"[{INCORRECT_SPANS_KEY!r}]: spaCy's ner learns from them with [components.ner] "
+                  f"incorrect_spans_key = \"{INCORRECT_SPANS_KEY}\"; otherwise training ignores them")
         if r.multiword_tokens:
             print(f"{path}: {r.multiword_tokens} multiword tokens kept as written (e.g. Portuguese 'na', not 'em a')")

@@ -11,9 +11,10 @@ from ..languages import blank
 from .build import DEFAULT_N_SENTS, sentences_to_docs
 from .columns import read_columns, sniff_layout
 from .jsonl import DEFAULT_SPANS_KEY, looks_like_jsonl, read_jsonl
-from .file_report import FileReport
+from .file_report import TOOL_FORMATS, FileReport
+from .tool_exports import detect_tool, read_tool
 
-FORMATS = ("auto", "conll", "conllu", "conllx", "jsonl")
+FORMATS = ("auto", "conll", "conllu", "conllx", "jsonl", *TOOL_FORMATS)
 
 
 def read_text(path: Union[str, Path], encoding: str = "utf-8") -> str:
@@ -56,16 +57,20 @@ def read_corpus(
     encoding: str = "utf-8",
     alignment: str = "strict",
     spans_key: str = DEFAULT_SPANS_KEY,
+    text_field: str = "text",
 ) -> Tuple[List[Doc], FileReport]:
     """Read `path` into Docs (one per document) and a FileReport of what was read.
 
     lang: a language code, or the Vocab/Language to build Docs with (JSONL text is
       tokenized by that language's tokenizer).
-    format: auto (`.jsonl`/`.json` or a first line that is a JSON object -> jsonl; 10
-      columns starting with an ID -> conllu; else conll), conll, conllu, conllx or jsonl.
+    format: auto (an annotation tool's export, recognised by its records -> prodigy, label-studio
+      or doccano; `.jsonl`/`.json` or a first line that is a JSON object -> jsonl; 10 columns
+      starting with an ID -> conllu; else conll), conll, conllu, conllx, jsonl, prodigy,
+      label-studio or doccano (see `readers.tool_exports`).
     token_col, tag_col: 1-based column numbers, as `cut` and `awk` count; sniffed when None.
     label_map: e.g. {"OTH": "O", "GPE_LOC": "LOC"}; mapping to "O" drops a label (counted).
     alignment, spans_key: for JSONL character spans, see `readers.jsonl`.
+    text_field: the Label Studio data field that holds the text.
     """
     if format not in FORMATS:
         raise UserError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
@@ -73,6 +78,11 @@ def read_corpus(
     text = read_text(path, encoding)
     lines = text.split("\n")
     nlp = make_nlp(lang)
+    tool = format if format in TOOL_FORMATS else detect_tool(text, lines) if format == "auto" else None
+    if tool is not None:
+        report = FileReport(path=key, format=tool, scheme="char-offsets")
+        docs = read_tool(tool, key, text, lines, nlp, report, alignment, label_map, spans_key, text_field)
+        return docs, report
     if format == "jsonl" or (
         format == "auto" and (Path(path).suffix in (".jsonl", ".json") or looks_like_jsonl(lines[:50]))
     ):

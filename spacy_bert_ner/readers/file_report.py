@@ -3,6 +3,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+TOOL_FORMATS = ("prodigy", "label-studio", "doccano")  # exports whose records may be left out
+
 # Each kind of problem keeps its first locations only; the counts stay complete.
 MAX_LOCATIONS = 10
 
@@ -24,6 +26,12 @@ class FileReport:
     mapped: Counter = field(default_factory=Counter)
     set_aside: Counter = field(default_factory=Counter)
     misaligned: Counter = field(default_factory=Counter)  # entities inside a token of the tokenizer
+    # Annotation tools' exports (readers/tool_exports.py): records left out, by reason ("rejected",
+    # "cancelled", ...); Docs annotated in part (binary answers: other tokens missing); rejected
+    # binary spans kept as known-incorrect spans, per label.
+    skipped: Counter = field(default_factory=Counter)
+    partial: int = 0
+    incorrect: Counter = field(default_factory=Counter)
     problems: List[Dict[str, Any]] = field(default_factory=list)
     problem_counts: Counter = field(default_factory=Counter)
     splits: Dict[str, Dict[str, Any]] = field(default_factory=dict)
@@ -65,6 +73,9 @@ class FileReport:
             "set_aside_per_label": dict(self.set_aside.most_common()),
             "misaligned": sum(self.misaligned.values()),
             "misaligned_per_label": dict(self.misaligned.most_common()),
+            **({"skipped_records": dict(self.skipped.most_common()), "partial_documents": self.partial,
+                "incorrect_spans_per_label": dict(self.incorrect.most_common())}
+               if self.format in TOOL_FORMATS else {}),
             "problems": sorted(self.problems, key=lambda p: (p["line"] or 0)),
             "problem_counts": dict(self.problem_counts.most_common()),
             **({"splits": self.splits} if self.splits else {}),

@@ -16,7 +16,7 @@ non-overlapping subset chosen by `spacy.util.filter_spans`: longest span first, 
 earliest; each span left out of `doc.ents` is counted as set aside.
 """
 import json
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.pipeline import Sentencizer
@@ -30,6 +30,9 @@ from .file_report import FileReport
 ALIGNMENTS = ("strict", "contract", "expand")
 SPAN_KEYS = ("spans", "entities", "label")
 DEFAULT_SPANS_KEY = "sc"  # spaCy's span categorizer default: gold overlaps train it as they are
+# Spans known to be wrong (rejected answers); spaCy's `ner` learns from them when its
+# `incorrect_spans_key` is set to this key.
+INCORRECT_SPANS_KEY = "incorrect_spans"
 
 
 def looks_like_jsonl(lines: List[str]) -> bool:
@@ -42,8 +45,9 @@ def looks_like_jsonl(lines: List[str]) -> bool:
     return False
 
 
-def _spans(path: str, n: int, record: dict) -> Iterator[Tuple[int, int, str]]:
-    for key in SPAN_KEYS:
+def record_spans(path: str, n: int, record: dict, keys: Sequence[str] = SPAN_KEYS) -> Iterator[Tuple[int, int, str]]:
+    """The record's spans from the first of `keys` it has, as (start, end, label)."""
+    for key in keys:
         if isinstance(record.get(key), list):
             items = record[key]
             break
@@ -115,19 +119,8 @@ def mark_sentences(path: str, n: int, record: dict, doc: Doc, report: FileReport
                                f"{ent.text!r} {ent.label_} is kept in one sentence")
 
 
-def read_jsonl(
-    path: str,
-    lines: List[str],
-    nlp: Language,
-    report: FileReport,
-    alignment: str = "strict",
-    label_map: Optional[dict] = None,
-    spans_key: str = DEFAULT_SPANS_KEY,
-) -> List[Doc]:
-    if alignment not in ALIGNMENTS:
-        raise CorpusError(path, None, f"unknown alignment {alignment!r}; use one of {', '.join(ALIGNMENTS)}")
-    label_map = label_map or {}
-    docs = []
+def json_lines(path: str, lines: List[str]) -> Iterator[Tuple[int, dict]]:
+    """Each non-blank line's JSON object with its line number; anything else stops with the line."""
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -143,50 +136,105 @@ def read_jsonl(
                                            "fix the line") from None
         if not isinstance(record, dict):
             raise CorpusError(path, n, "each line must be a JSON object with a \"text\"")
-        doc = _make_doc(path, n, record, nlp)
-        own_tokens = bool(record.get("tokens"))
-        text = doc.text
-        spans: List[Span] = []
-        for start, end, label in _spans(path, n, record):
-            if not 0 <= start < end <= len(text):
-                raise CorpusError(path, n, f"span [{start}, {end}) {label} is outside the text of {len(text)} characters")
-            new = report.map_label(label, label_map)
-            if new is None:
-                continue
-            span = doc.char_span(start, end, label=new)
-            if span is None:
-                if alignment == "strict":
-                    raise CorpusError(
-                        path, n,
-                        f"span [{start}, {end}) {text[start:end]!r} {label} does not fall on token boundaries; "
-                        f"fix the offsets, or pass --alignment contract or expand",
-                    )
-                span = doc.char_span(start, end, label=new, alignment_mode=alignment)
-                if span is None or not len(span):
-                    report.dropped[new] += 1
-                    report.problem(n, "span dropped", f"[{start}, {end}) {text[start:end]!r} covers no whole token")
-                    continue
-                report.repaired[new] += 1
-                report.problem(n, "span realigned", f"[{start}, {end}) {text[start:end]!r} -> {span.text!r} ({alignment})")
-            spans.append(span)
-        ents = filter_spans(spans)
-        if len(ents) < len(spans):
-            kept = {(s.start, s.end, s.label) for s in ents}
-            for span in spans:
-                if (span.start, span.end, span.label) in kept:
-                    kept.discard((span.start, span.end, span.label))
-                else:
-                    report.set_aside[span.label_] += 1
-                    report.problem(n, "overlapping span set aside", f"{span.text!r} {span.label_} kept only in doc.spans[{spans_key!r}]")
-        doc.spans[spans_key] = spans
-        doc.ents = ents
-        mark_sentences(path, n, record, doc, report)
-        if own_tokens:  # the record's tokens, not the language's: training on raw text may differ
-            count_misaligned(doc, nlp.make_doc(text), report, lambda ent: n)
-        for ent in ents:
-            report.entities[ent.label_] += 1
-        report.sentences += sum(1 for token in doc if token.is_sent_start)
-        report.tokens += len(doc)
-        docs.append(doc)
+        yield n, record
+
+
+def read_jsonl(
+    path: str,
+    lines: List[str],
+    nlp: Language,
+    report: FileReport,
+    alignment: str = "strict",
+    label_map: Optional[dict] = None,
+    spans_key: str = DEFAULT_SPANS_KEY,
+) -> List[Doc]:
+    if alignment not in ALIGNMENTS:
+        raise CorpusError(path, None, f"unknown alignment {alignment!r}; use one of {', '.join(ALIGNMENTS)}")
+    docs = [record_doc(path, n, record, record_spans(path, n, record), nlp, report, alignment, label_map, spans_key)
+            for n, record in json_lines(path, lines)]
     report.documents = len(docs)
     return docs
+
+
+def record_doc(
+    path: str,
+    n: int,
+    record: dict,
+    spans: Iterable[Tuple[int, int, str]],
+    nlp: Language,
+    report: FileReport,
+    alignment: str = "strict",
+    label_map: Optional[dict] = None,
+    spans_key: str = DEFAULT_SPANS_KEY,
+    partial: bool = False,
+    incorrect: Iterable[Tuple[int, int, str]] = (),
+) -> Doc:
+    """One record (`text`, optional `tokens` and `sentences`) and its character spans as a Doc,
+    counted in `report` with line `n`. Every reader of character-offset records builds its Docs here,
+    so spans outside the text, off token boundaries or overlapping are handled alike.
+
+    partial: the record annotates only its spans (a Prodigy binary answer): every other token is
+    missing, not O (`Doc.set_ents(default="missing")`), so training learns nothing about it.
+    incorrect: spans known to be wrong (rejected binary answers), kept in
+    `doc.spans[INCORRECT_SPANS_KEY]`, which spaCy's `ner` reads when its `incorrect_spans_key` names it.
+    """
+    label_map = label_map or {}
+    doc = _make_doc(path, n, record, nlp)
+    own_tokens = bool(record.get("tokens"))
+    text = doc.text
+    kept: List[Span] = []
+    for start, end, label in spans:
+        span = _char_span(path, n, doc, start, end, label, report, alignment, label_map)
+        if span is not None:
+            kept.append(span)
+    rejected = [span for start, end, label in incorrect
+                if (span := _char_span(path, n, doc, start, end, label, report, alignment, label_map)) is not None]
+    ents = filter_spans(kept)
+    if len(ents) < len(kept):
+        chosen = {(s.start, s.end, s.label) for s in ents}
+        for span in kept:
+            if (span.start, span.end, span.label) in chosen:
+                chosen.discard((span.start, span.end, span.label))
+            else:
+                report.set_aside[span.label_] += 1
+                report.problem(n, "overlapping span set aside", f"{span.text!r} {span.label_} kept only in doc.spans[{spans_key!r}]")
+    doc.spans[spans_key] = kept
+    if rejected:
+        doc.spans[INCORRECT_SPANS_KEY] = rejected
+    doc.set_ents(ents, default="missing" if partial else "outside")
+    mark_sentences(path, n, record, doc, report)
+    if own_tokens:  # the record's tokens, not the language's: training on raw text may differ
+        count_misaligned(doc, nlp.make_doc(text), report, lambda ent: n)
+    for ent in ents:
+        report.entities[ent.label_] += 1
+    report.sentences += sum(1 for token in doc if token.is_sent_start)
+    report.tokens += len(doc)
+    return doc
+
+
+def _char_span(path: str, n: int, doc: Doc, start: int, end: int, label: str, report: FileReport,
+               alignment: str, label_map: dict) -> Optional[Span]:
+    """The span of tokens at [start, end) with its label mapped, realigned under `alignment`
+    (counted); None when the label maps to O or no whole token is left (counted)."""
+    text = doc.text
+    if not 0 <= start < end <= len(text):
+        raise CorpusError(path, n, f"span [{start}, {end}) {label} is outside the text of {len(text)} characters")
+    new = report.map_label(label, label_map)
+    if new is None:
+        return None
+    span = doc.char_span(start, end, label=new)
+    if span is None:
+        if alignment == "strict":
+            raise CorpusError(
+                path, n,
+                f"span [{start}, {end}) {text[start:end]!r} {label} does not fall on token boundaries; "
+                f"fix the offsets, or pass --alignment contract or expand",
+            )
+        span = doc.char_span(start, end, label=new, alignment_mode=alignment)
+        if span is None or not len(span):
+            report.dropped[new] += 1
+            report.problem(n, "span dropped", f"[{start}, {end}) {text[start:end]!r} covers no whole token")
+            return None
+        report.repaired[new] += 1
+        report.problem(n, "span realigned", f"[{start}, {end}) {text[start:end]!r} -> {span.text!r} ({alignment})")
+    return span

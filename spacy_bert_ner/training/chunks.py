@@ -11,12 +11,15 @@ have a boundary, so the pieces tokenize as the whole document did. Lengths count
 tokens (`example.predicted`), which is what the transformer windows and the batcher measure: in
 Chinese a gold word is several tokens. A stretch with no allowed cut point within the limit (an
 entity or a token longer than the limit) stays whole, so it is still trained on.
+
+Each piece keeps the reference's span groups that lie inside it (`Span.as_doc` drops them): the
+overlapping gold spans and the known-incorrect spans `ner` learns from (`incorrect_spans_key`).
 """
 from bisect import bisect_left
 from typing import Iterator, Optional
 
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.training import Example
 
 from ..components.cuts import cut_points, piece_bounds
@@ -44,6 +47,9 @@ def chunk_example(nlp: Language, example: Example, max_tokens: int,
     start = 0
     for end in piece_bounds(cut_points(reference, starts), costs, max_tokens, max_sentences):
         piece = reference[start:end].as_doc()
+        for key, group in reference.spans.items():
+            piece.spans[key] = [Span(piece, s.start - start, s.end - start, label=s.label, kb_id=s.kb_id)
+                                for s in group if start <= s.start and s.end <= end]
         if aligned:
             pred_piece = predicted[costs[start]:costs[end]].as_doc()
         elif reference.has_unknown_spaces:

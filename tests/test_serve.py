@@ -177,7 +177,8 @@ def test_bad_input_gets_a_clear_answer_and_changes_nothing(server):
 
 
 def concurrently(*calls):
-    """Start each call in a thread (in order, a little apart); the threads and their results."""
+    """Start each call in a thread (in order, a little apart); the threads and the list their
+    results go into (read it after joining them)."""
     results = [None] * len(calls)
 
     def run(number, call):
@@ -193,10 +194,11 @@ def concurrently(*calls):
 @pytest.mark.slow
 def test_a_pipeline_error_is_a_500_with_a_logged_id_and_only_that_request_fails(server):
     texts = demo_texts(4)
-    threads, (failed, fine) = concurrently(lambda: post(server, {"texts": [texts[0], f"x {RAISE} y"]}),
-                                           lambda: post(server, {"texts": texts[1:]}))
+    threads, results = concurrently(lambda: post(server, {"texts": [texts[0], f"x {RAISE} y"]}),
+                                    lambda: post(server, {"texts": texts[1:]}))
     for thread in threads:
         thread.join()
+    failed, fine = results
     assert failed.status_code == 500 and fine.status_code == 200, (failed.text, fine.text)
     error_id = failed.json()["error_id"]
     assert error_id in failed.json()["error"]
@@ -295,9 +297,11 @@ def ruler_model(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_sigterm_finishes_the_request_in_flight_and_exits_0(ruler_model):
     with running(ruler_model, "--code", str(TRAP), "--grace-period", "20") as server:
-        threads, (answer,) = concurrently(lambda: post(server, {"text": f"{SLOW} i Aarhus"}))
+        threads, results = concurrently(lambda: post(server, {"text": f"{SLOW} i Aarhus"}))
+        time.sleep(0.5)  # the request is in the model thread, which takes SLOW_SECONDS over it
         server.process.send_signal(signal.SIGTERM)
         threads[0].join()
+        (answer,) = results
         assert server.process.wait(30) == 0, server.log.read_text(encoding="utf8")[-2000:]
     assert answer.status_code == 200 and answer.json()["results"][0]["entities"][0]["text"] == "Aarhus"
     with pytest.raises(httpx.TransportError):
@@ -327,3 +331,22 @@ def test_a_missing_extra_names_the_pip_line(monkeypatch, capsys):
         main(["serve", "da_model"])
     assert stop.value.code == 1
     assert "pip install 'spacy-bert-ner[serve]'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ray_serve_deployment_answers_as_the_local_service(ruler_model):
+    pytest.importorskip("ray.serve")
+    texts = ["Jeg bor i Aarhus.", "Ingen steder", f"{RAISE} Aarhus"]
+    with running(ruler_model, "--code", str(TRAP), "--engine", "ray", "--replicas", "1", "--cpus-per-replica", "0.5",
+                 ready_s=300) as server:
+        answer = post(server, {"texts": texts[:2]})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["results"] == [
+            {"entities": [{"start": 10, "end": 16, "label": "LOC", "text": "Aarhus", "score": None}]},
+            {"entities": []}]
+        assert post(server, {"textz": texts}).status_code == 422
+        failed = post(server, {"texts": texts})
+        assert failed.status_code == 500 and failed.json()["error_id"]
+        assert post(server, {"text": texts[0]}).status_code == 200
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(120) == 0

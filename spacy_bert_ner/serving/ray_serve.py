@@ -56,15 +56,30 @@ def deployment(settings: ServeSettings, ray: RayServe) -> Any:
         def is_ready(self) -> bool:
             return True
 
+        def _run(self, texts: List[str]) -> List[Any]:
+            """The batch's entities; if it raises, each text alone, a failing one giving its exception
+            (so only the requests with such a text fail, as in the local batcher)."""
+            try:
+                return self.model.entities(texts)
+            except Exception:
+                found: List[Any] = []
+                for text in texts:
+                    try:
+                        found.extend(self.model.entities([text]))
+                    except Exception as err:
+                        found.append(err)
+                return found
+
         @serve.batch(max_batch_size=settings.max_batch_texts, batch_wait_timeout_s=settings.batch_wait_ms / 1000)
         async def _batch(self, texts: List[str]) -> List[Any]:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self.model.entities, texts)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, texts)
 
         async def entities(self, texts: List[str]) -> List[Any]:
-            try:
-                return list(await asyncio.gather(*(self._batch(text) for text in texts)))
-            except Exception as err:
-                raise PipelineError(f"{type(err).__name__}: {err}") from err
+            found = await asyncio.gather(*(self._batch(text) for text in texts))
+            for result in found:
+                if isinstance(result, Exception):
+                    raise PipelineError(f"{type(result).__name__}: {result}") from result
+            return list(found)
 
     @serve.deployment(num_replicas=ray.replicas, ray_actor_options={"num_cpus": ray.cpus, "num_gpus": ray.gpus},
                       max_ongoing_requests=settings.max_queue, max_queued_requests=settings.max_queue,
@@ -86,17 +101,21 @@ def run_ray(settings: ServeSettings, ray_settings: RayServe) -> None:
     """Deploy, serve until SIGTERM or Ctrl-C, then shut the deployment down gracefully."""
     require("ray.serve", "serve --engine ray needs", SERVE_RAY_EXTRA)
     stop = threading.Event()
-    with ray_session(ray_settings.address) as ray:
-        from ray import serve
+    # Set before Ray starts: ray_session gives them back after Ray's own, and a signal that comes
+    # while the deployment starts stops it as soon as it is up.
+    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with ray_session(ray_settings.address) as ray:
+            from ray import serve
 
-        check_resources(ray, {"CPU": ray_settings.cpus, "GPU": ray_settings.gpus}, "--cpus-per-replica and "
-                        "--gpus-per-replica")
-        serve.start(http_options={"host": settings.host, "port": settings.port})
-        serve.run(deployment(settings, ray_settings), name=APP_NAME, route_prefix="/")
-        previous = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            stop.wait()
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
-            serve.shutdown()
+            check_resources(ray, {"CPU": ray_settings.cpus, "GPU": ray_settings.gpus}, "--cpus-per-replica and "
+                            "--gpus-per-replica")
+            serve.start(http_options={"host": settings.host, "port": settings.port})
+            try:
+                serve.run(deployment(settings, ray_settings), name=APP_NAME, route_prefix="/")
+                stop.wait()
+            finally:
+                serve.shutdown()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

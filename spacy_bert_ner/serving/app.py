@@ -161,7 +161,7 @@ def create_app(settings: ServeSettings, engine: Any = None, metrics: Optional[Se
                      extra={"fields": {"error_id": error_id}})
         return _error(500, f"internal error {error_id} (logged on the server)", error_id=error_id)
 
-    @app.post("/v1/entities", response_model=EntitiesResponse, response_model_exclude_unset=True, responses=ERRORS,
+    @app.post("/v1/entities", response_model=EntitiesResponse, responses=ERRORS,
               summary="The entities of each text, with offsets, labels and scores")
     async def entities(body: EntitiesRequest, request: Request) -> Any:
         texts = body.all_texts()
@@ -198,7 +198,8 @@ def create_app(settings: ServeSettings, engine: Any = None, metrics: Optional[Se
         if body.render:
             for text, result in zip(texts, results):
                 result["html"] = render(text, result["entities"])
-        return {"results": results}
+        # As it is: response_model (the OpenAPI document's) would validate what model.response built
+        return JSONResponse({"results": results})
 
     @app.get("/health", summary="The process is alive")
     async def health() -> Dict[str, str]:

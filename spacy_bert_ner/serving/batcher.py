@@ -3,9 +3,12 @@
 Each request's texts join a queue; one thread (the only one that touches the pipeline, so the
 event loop never waits on the model and `/health` answers while a batch runs) takes up to
 `max_batch_texts` texts off its head, from as many requests as fit, a request's texts split
-across batches when it has more. It waits for more only while the oldest waiting request is
-younger than `batch_wait_s`: under load the queue is full and nothing waits, when idle a lone
-request waits that long at most. A request is answered when its last text is done.
+across batches when it has more. Short of a full batch it waits for more, `batch_wait_s` at most,
+counted from the oldest request's arrival or from the end of the last batch, whichever is later:
+a lone request waits that long at most, and the clients answered by one batch have that long to
+send their next request into the next (counted from the arrival alone, the requests that came
+during a batch would leave at once, and under steady load the clients would stay split into
+groups that never share a batch). A request is answered when its last text is done.
 
 The queue holds at most `max_queue` requests; one more is refused at once (`QueueFull`, the
 app's 503 with Retry-After) rather than waiting longer than any client would. A batch that raises
@@ -148,8 +151,9 @@ class Batcher:
                 if self._stopping:
                     return None
                 self._lock.wait()
+            free_since = time.monotonic()
             while self._waiting_texts < self.max_batch_texts and not self._stopping:
-                left = self._pending[0].arrived + self.batch_wait_s - time.monotonic()
+                left = max(self._pending[0].arrived, free_since) + self.batch_wait_s - time.monotonic()
                 if left <= 0:
                     break
                 self._lock.wait(left)

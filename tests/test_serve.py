@@ -3,6 +3,7 @@ trained model (and a component that fails or dawdles on marked texts, tests/serv
 with --code). Every endpoint, every answer to bad input, the entities against predict's, the page
 in headless Chromium, a stop with a request in flight, and schemathesis against the OpenAPI
 document."""
+import asyncio
 import json
 import os
 import shutil
@@ -315,6 +316,99 @@ def test_workers_share_the_port_and_metrics_add_up(ruler_model):
             assert post(server, {"text": "Aarhus"}).json()["results"][0]["entities"][0]["label"] == "LOC"
         metrics = httpx.get(server.url + "/metrics").text
     assert 'ner_requests_total{path="/v1/entities",status="200"} 10.0' in metrics
+
+
+class FakeModel:
+    """Records each batch; fails on a text "bad"; waits on `gate` while a text is "wait"."""
+
+    scored = False
+
+    def __init__(self):
+        self.batches, self.gate = [], threading.Event()
+
+    def entities(self, texts):
+        self.batches.append(list(texts))
+        if "bad" in texts:
+            raise ValueError("bad text")
+        if "wait" in texts:
+            self.gate.wait(10)
+        return [[(0, len(text), "X", None)] for text in texts]
+
+    def warm_up(self):
+        self.entities(["warm-up"])
+
+
+def batcher_with(model, **settings):
+    from spacy_bert_ner.serving.batcher import Batcher
+    from spacy_bert_ner.serving.metrics import ServiceMetrics
+
+    options = {"max_batch_texts": 64, "batch_wait_s": 0.2, "max_queue": 8, **settings}
+    batcher = Batcher(lambda: model, metrics=ServiceMetrics(), **options)
+    batcher.start()
+    assert batcher.ready.wait(10)
+    return batcher
+
+
+def test_batcher_runs_concurrent_requests_as_one_batch_and_splits_big_ones():
+    model = FakeModel()
+    batcher = batcher_with(model, max_batch_texts=4)
+
+    async def clients():
+        return await asyncio.gather(batcher.entities(["a", "bb"]), batcher.entities(["ccc"]),
+                                    batcher.entities(["d", "e", "f"]), batcher.entities([]))
+
+    answers = asyncio.run(clients())
+    batcher.stop(5)
+    assert model.batches[1:] == [["a", "bb", "ccc", "d"], ["e", "f"]]
+    assert answers == [[[(0, 1, "X", None)], [(0, 2, "X", None)]], [[(0, 3, "X", None)]],
+                       [[(0, 1, "X", None)], [(0, 1, "X", None)], [(0, 1, "X", None)]], []]
+
+
+def test_batcher_fails_only_the_request_whose_text_fails():
+    from spacy_bert_ner.serving.batcher import PipelineError
+
+    model = FakeModel()
+    batcher = batcher_with(model)
+
+    async def clients():
+        return await asyncio.gather(batcher.entities(["ok"]), batcher.entities(["x", "bad"]),
+                                    batcher.entities(["fine"]), return_exceptions=True)
+
+    good, failed, fine = asyncio.run(clients())
+    batcher.stop(5)
+    assert isinstance(failed, PipelineError) and isinstance(failed.__cause__, ValueError)
+    assert good == [[(0, 2, "X", None)]] and fine == [[(0, 4, "X", None)]]
+
+
+def test_batcher_refuses_past_max_queue_and_says_when_the_model_did_not_load():
+    from spacy_bert_ner.serving.batcher import Batcher, NotReady, QueueFull
+    from spacy_bert_ner.serving.metrics import ServiceMetrics
+
+    model = FakeModel()
+    batcher = batcher_with(model, max_queue=2, batch_wait_s=0.0)
+
+    async def clients():
+        busy = asyncio.ensure_future(batcher.entities(["wait"]))
+        await asyncio.sleep(0.3)  # in the model thread now
+        queued = [asyncio.ensure_future(batcher.entities([str(n)])) for n in range(2)]
+        await asyncio.sleep(0.1)
+        with pytest.raises(QueueFull):
+            await batcher.entities(["one too many"])
+        model.gate.set()
+        return await asyncio.gather(busy, *queued)
+
+    assert len(asyncio.run(clients())) == 3
+    batcher.stop(5)
+
+    def broken():
+        raise OSError("no such model")
+
+    failing = Batcher(broken, 4, 0.0, 2, ServiceMetrics())
+    failing.start()
+    failing.stop(5)
+    assert not failing.is_ready() and "no such model" in failing.failure
+    with pytest.raises(NotReady):
+        asyncio.run(failing.entities(["a"]))
 
 
 def test_missing_model_is_one_message(tmp_path):

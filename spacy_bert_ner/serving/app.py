@@ -1,8 +1,8 @@
 """The FastAPI app: the routes, the answers to bad input, the request log and the metrics.
 
 `create_app` builds it around an engine that finds the entities: the local `Batcher` (one model
-thread, requests gathered into batches), started and stopped with the app, or Ray Serve's
-deployment (`ray_serve`), which puts itself in `app.state.engine` in each replica. Every answer
+thread, requests gathered into batches), started and stopped with the app, or a Ray Serve
+replica's (`ray_serve`), which builds the app around its own model. Every answer
 that is not a success is JSON `{"error": ...}` naming the field or the limit:
 
 - 400: the body is not UTF-8; 413: the body is over `--max-body-bytes` (`BodyLimit`: refused on

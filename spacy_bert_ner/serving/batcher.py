@@ -18,12 +18,14 @@ in the thread itself and answers a warm-up call before `ready` is set; a request
 while it loads waits in the queue. A request whose client went away leaves the queue.
 """
 import asyncio
+import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, List, Optional, Protocol, Tuple
 
+from .logs import LOGGER
 from .metrics import ServiceMetrics
 
 
@@ -131,11 +133,12 @@ class Batcher:
             self.model.warm_up()
         except BaseException as err:  # noqa: B902 - whatever stops the model, the service says it
             self.failure = f"the model did not load: {type(err).__name__}: {err}"
+            logging.getLogger(LOGGER).error(self.failure, exc_info=err)
             with self._lock:
                 for request in self._pending:
                     request.finish(NotReady(self.failure), error=True)
                 self._pending.clear()
-            raise
+            return
         self.ready.set()
         while True:
             batch = self._next_batch()

@@ -6,6 +6,12 @@ own call: texts longer than `split_chars` are cut and merged back exactly as `pr
 `--cpu-inference` and `--gpu-id` load the pipeline through `loading.load_pipeline`. `response`
 turns a text's entities into the answer's JSON with `predict`'s own `record_json` and
 `above_min_score`, so the service answers what `predict` writes.
+
+A service runs batches of every shape for as long as it lives, and glibc's heap fragments under
+them as under training's steps: resident memory grows with the requests served while the bytes
+in use do not (benchmarks/bench_serve.py measures it). The training hooks that fix it there
+fix it here: a fixed mmap threshold (the encoder's activations are mapped and returned) and
+`malloc_trim` every `TRIM_EVERY_BATCHES` batches (training/hooks.py says how each works).
 """
 from typing import Any, Dict, List, Optional
 
@@ -15,9 +21,12 @@ from ..inference.engine import scores_key
 from ..inference.loading import load_pipeline
 from ..inference.long_texts import Entity, pipe_entities
 from ..inference.output import above_min_score, record_json
+from ..training.hooks import malloc_mmap_threshold, malloc_trim
 from .settings import ServeSettings
 
 WARM_UP = "Warm-up text, run once before the service says it is ready."
+MMAP_THRESHOLD_MB = 1.0  # blocks from this size up are mapped and unmapped, never kept in the heap
+TRIM_EVERY_BATCHES = 50  # glibc's free heap pages go back to the OS this often
 
 
 class EntityModel:
@@ -34,12 +43,18 @@ class EntityModel:
         self.scored = scoring_pipe(self.nlp) is not None
         self.scores_key = scores_key(self.nlp)
         self.batch_size = settings.max_batch_texts
+        malloc_mmap_threshold(MMAP_THRESHOLD_MB)(self.nlp)
+        self._trim = malloc_trim(TRIM_EVERY_BATCHES)
+        self._batches = 0
 
     def entities(self, texts: List[str]) -> List[List[Entity]]:
         """Each text's (start, end, label, score) entities, in the order of `texts`."""
         results = pipe_entities(self.nlp, ((text, None) for text in texts), self.split_chars,
                                 batch_size=self.batch_size, scores_key=self.scores_key)
-        return [entities for entities, _ in results]
+        found = [entities for entities, _ in results]
+        self._batches += 1
+        self._trim(self.nlp, {"step": self._batches})
+        return found
 
     def warm_up(self) -> None:
         self.entities([WARM_UP])

@@ -12,6 +12,8 @@ from .errors import UserError
 
 TRAIN_EXTRA = "spacy-bert-ner[train]"
 RAY_EXTRA = "spacy-bert-ner[ray]"  # --engine ray: Ray Data and Ray tasks
+SERVE_EXTRA = "spacy-bert-ner[serve]"  # serve: FastAPI, uvicorn, prometheus-client
+SERVE_RAY_EXTRA = "spacy-bert-ner[serve-ray]"  # serve --engine ray: Ray Serve as well
 
 
 class MissingExtra(UserError):

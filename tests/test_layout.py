@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Iterator, List, Tuple
 
 PACKAGE = Path(__file__).resolve().parent.parent / "spacy_bert_ner"
-# Bottom to top: what spacy.load needs, corpora, the two sides of a model's life, scoring it,
-# many trainings, and what a person types. Wings of one level do not import each other.
-LEVELS = {"components": 1, "readers": 2, "training": 3, "inference": 3, "evaluation": 4, "experiments": 5,
-          "cli": 6}
+# Bottom to top: what spacy.load needs, corpora, the two sides of a model's life, scoring it (and,
+# beside it, serving it over HTTP), many trainings, and what a person types. Wings of one level do
+# not import each other.
+LEVELS = {"components": 1, "readers": 2, "training": 3, "inference": 3, "serving": 4, "evaluation": 4,
+          "experiments": 5, "cli": 6}
 SHARED = {"__init__", "__main__", "about", "cache", "errors", "extras", "jsonfiles", "languages", "package_meta",
           "ray_cluster"}
 

@@ -10,6 +10,9 @@ no rule takes fails `test_every_example_has_a_test`, so a new example comes with
   tiny encoder); it must find nothing wrong but what this machine lacks (a GPU for gpu_id 0).
 - `spacy-bert-ner COMMAND ...` (Ray clusters, a bucket): parsed by the command line itself, so a
   command, option or argument that no longer exists fails; not run.
+- `curl URL ...` (the `serve` service): sent, with its headers and body, to the service's app
+  in this process (FastAPI's test client) with the tiny trained model standing in for the
+  example's (slow); it must be answered 200.
 - `pip install -e '.[X]'`: the extras exist in setup.cfg. `pytest ...`: pytest takes its options
   (a collection run) and the markers it selects are declared.
 - Python blocks: run against the wheel the project's default vars build (slow), with `texts` set.
@@ -111,6 +114,8 @@ def rule(command: List[str]) -> str:
         return f"project run {command[5]}"
     if command[:1] == ["spacy-bert-ner"]:
         return "cli"
+    if command[:1] == ["curl"]:
+        return "curl"
     return ""
 
 
@@ -270,3 +275,38 @@ def test_the_demo_line_runs_to_the_end(tmp_path, tiny_transformer):
     assert "test F1 on raw text: " in result.stdout and "95% interval" in result.stdout
     assert "spacy.load('da_demo_ner')" in result.stdout
     assert srsly.read_json(project / "training" / "demo-encoder" / "trim_info.json")["trimmed"]
+
+
+def curl_request(command: List[str]) -> Tuple[str, str, Dict[str, str], str]:
+    """(method, path, headers, body) of a curl line that uses -s, -H, -d (or --data) and a URL."""
+    from urllib.parse import urlsplit
+
+    headers, body, url, args = {}, None, None, iter(command[1:])
+    for arg in args:
+        if arg == "-s":
+            continue
+        if arg == "-H":
+            name, value = next(args).split(":", 1)
+            headers[name.strip()] = value.strip()
+        elif arg in ("-d", "--data"):
+            body = next(args)
+        else:
+            assert url is None and not arg.startswith("-"), f"curl option the rule does not read: {arg}"
+            url = arg
+    assert url is not None, command
+    return ("POST" if body is not None else "GET"), urlsplit("http://" + url.split("://")[-1]).path, headers, body
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", commands_of("curl"), ids=example_id)
+def test_curl_examples_are_answered_by_the_service(command, trained):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from spacy_bert_ner.serving.app import local_app
+    from spacy_bert_ner.serving.settings import ServeSettings
+
+    method, path, headers, body = curl_request(command)
+    with TestClient(local_app(ServeSettings(str(trained)))) as client:
+        answer = client.request(method, path, headers=headers, content=body)
+    assert answer.status_code == 200, answer.text

@@ -12,7 +12,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import UserError
-from . import data, evaluation, experiments, inference, training
+from . import data, evaluation, experiments, inference, serving, training
 from .options import CONFIG_OVERRIDES
 
 VERBOSE = "SPACY_BERT_NER_VERBOSE"
@@ -32,6 +32,7 @@ app.command()(data.export)
 app.command()(evaluation.evaluate)
 app.command()(evaluation.calibrate)
 app.command()(inference.predict)
+app.command()(serving.serve)
 app.command(context_settings=CONFIG_OVERRIDES)(experiments.sweep)
 app.command(context_settings=CONFIG_OVERRIDES)(experiments.cv)
 app.command("trim-vocab")(training.trim_vocab)

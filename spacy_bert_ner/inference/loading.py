@@ -58,6 +58,22 @@ def pipeline_path(model: str) -> Path:
     return package / f"{meta['lang']}_{meta['name']}-{meta['version']}"
 
 
+def check_model(model: str) -> None:
+    """Stop with a message unless `model` is a pipeline folder or an installed package; a command
+    that loads it elsewhere (a server's worker) says so before it starts."""
+    from spacy import util
+
+    path = Path(model)
+    if path.exists():
+        if not (path / "config.cfg").is_file():
+            raise UserError(f"{model} is not a spaCy pipeline folder (it has no config.cfg). "
+                            "Pass a trained pipeline such as training/model-best.")
+    elif not util.is_package(model):
+        raise UserError(f"Model not found: {model} is neither a pipeline directory nor an installed package. "
+                        "Pass the directory written by training (e.g. training/model-best) or install the "
+                        "packaged wheel (pip install packages/...whl) and pass its name.")
+
+
 def load_pipeline(model: str, gpu_id: int = -1, cpu_inference: Optional[str] = None) -> Language:
     """Load a pipeline folder or installed package; add `doc_cleaner` if components leave outputs on docs.
 
@@ -74,15 +90,7 @@ def load_pipeline(model: str, gpu_id: int = -1, cpu_inference: Optional[str] = N
             spacy.require_gpu(gpu_id)
         except Exception as err:  # spaCy raises ValueError, or a CUDA or cupy error, depending on the setup
             raise UserError(f"Cannot use GPU {gpu_id} ({err}). Pass --gpu-id -1 to run on the CPU.")
-    path = Path(model)
-    if path.exists():
-        if not (path / "config.cfg").is_file():
-            raise UserError(f"{model} is not a spaCy pipeline folder (it has no config.cfg). "
-                            "Pass a trained pipeline such as training/model-best.")
-    elif not spacy.util.is_package(model):
-        raise UserError(f"Model not found: {model} is neither a pipeline directory nor an installed package. "
-                        "Pass the directory written by training (e.g. training/model-best) or install the "
-                        "packaged wheel (pip install packages/...whl) and pass its name.")
+    check_model(model)
     overrides = {}
     if cpu_inference is not None:
         config = spacy.util.load_config(pipeline_path(model) / "config.cfg", interpolate=False)

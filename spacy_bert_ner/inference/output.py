@@ -59,10 +59,15 @@ class Written(NamedTuple):
     replaced_entities: bool  # the input record had an `entities` field of its own
 
 
+def above_min_score(entities: List[Entity], min_score: Optional[float]) -> List[Entity]:
+    """The entities --min-score keeps: those scored at least `min_score`, and unscored ones."""
+    return entities if min_score is None else [e for e in entities if e[3] is None or e[3] >= min_score]
+
+
 def written(fields: Dict[str, Any], entities: List[Entity], min_score: Optional[float],
             split_chars: int) -> Written:
     """The output line of one document, after --min-score; the same code for every engine."""
-    kept = entities if min_score is None else [e for e in entities if e[3] is None or e[3] >= min_score]
+    kept = above_min_score(entities, min_score)
     return Written(json.dumps(record_json(fields, kept), ensure_ascii=False) + "\n", len(kept),
                    len(entities) - len(kept), len(fields["text"]) > split_chars, "entities" in fields)
 

@@ -23,8 +23,9 @@ errors of that kind, at N and 2N of that kind.
 
 `--corpus clean` audits the same documents as annotated (no errors): its top rows are for a
 person to judge. The injected run also ranks the clean annotation with its own fold models
-(`clean_by_injected_models`: no training, models that saw 15% errors in their training folds). The audits are resumable (`audit` skips finished folds: rerun the same command)
-and bounded: each stops at what is left of `--time-limit-min`, and the rest is reported missing.
+(`clean_by_injected_models`: no training, models that saw 15% errors in their training folds).
+The audits are resumable (`audit` skips finished folds: rerun the same command) and bounded: each
+stops at what is left of `--time-limit-min`, and the rest is reported missing.
 """
 import argparse
 import json
@@ -235,7 +236,8 @@ def clean_rows(docs: List[Doc], held: Dict[int, Dict[str, Any]]) -> List[Dict[st
         probs = {(s, e, label): p for s, e, label, p in held[i]["spans"]}
         found_rows += [(issue, {"fold": None, "document": i})
                        for issue in find_issues(gold, [tuple(e) for e in held[i]["entities"]], probs)]
-    return [issue_record(k, issue, docs[where["document"]], where) for k, (issue, where) in enumerate(rank(found_rows), 1)]
+    return [issue_record(k, issue, docs[where["document"]], where)
+            for k, (issue, where) in enumerate(rank(found_rows), 1)]
 
 
 def read_rows(out: Path) -> List[Dict[str, Any]]:
@@ -257,14 +259,17 @@ def score(out: Path, docs: List[Doc], errors: List[Dict[str, Any]], folds: int, 
     rows = read_rows(out)
     regions = [(r["document"], r["start"], r["end"]) for r in rows]
     wrong = [(e["document"], e["start"], e["end"]) for e in errors]
+
+    def errors_of(kind: str) -> List[Region]:
+        return [(e["document"], e["start"], e["end"]) for e in errors if e["kind"] == kind]
+
     result: Dict[str, Any] = {"candidates": len(rows), "rows_per_kind": dict(Counter(r["kind"] for r in rows)),
                               "injected": len(errors), "injected_per_kind": dict(Counter(e["kind"] for e in errors)),
                               "ours": p_r(regions, wrong), "random": random_p_r(regions, wrong, seed), "per_kind": {}}
     for kind, row_kind in EXPECTED_KIND.items():
         kind_rows = [(r["document"], r["start"], r["end"]) for r in rows if r["kind"] == row_kind]
-        kind_errors = [(e["document"], e["start"], e["end"]) for e in errors if e["kind"] == kind]
-        result["per_kind"][kind] = {"rows_kind": row_kind, "ours": p_r(kind_rows, kind_errors),
-                                    "random": random_p_r(kind_rows, kind_errors, seed)}
+        result["per_kind"][kind] = {"rows_kind": row_kind, "ours": p_r(kind_rows, errors_of(kind)),
+                                    "random": random_p_r(kind_rows, errors_of(kind), seed)}
     try:
         labels = sorted({e.label_ for doc in docs for e in doc.ents})
         cl_rows, cl_info = cleanlab_regions(docs, read_held_out(out, len(docs), folds, seed), labels)
@@ -273,11 +278,8 @@ def score(out: Path, docs: List[Doc], errors: List[Dict[str, Any]], folds: int, 
         result["cleanlab_note"] = "cleanlab is not installed (pip install cleanlab)"
     else:
         result["cleanlab"] = {**cl_info, **p_r(cl_rows, wrong), "recall_per_kind": {
-            kind: recall_of(cl_rows, [(e["document"], e["start"], e["end"]) for e in errors if e["kind"] == kind], len(wrong))
-            for kind in EXPECTED_KIND}}
-    result["ours"]["recall_per_kind"] = {
-        kind: recall_of(regions, [(e["document"], e["start"], e["end"]) for e in errors if e["kind"] == kind], len(wrong))
-        for kind in EXPECTED_KIND}
+            kind: recall_of(cl_rows, errors_of(kind), len(wrong)) for kind in EXPECTED_KIND}}
+    result["ours"]["recall_per_kind"] = {kind: recall_of(regions, errors_of(kind), len(wrong)) for kind in EXPECTED_KIND}
     return result
 
 
@@ -298,7 +300,8 @@ def table(result: Dict[str, Any]) -> str:
             lines.append(f"{name} | {cell(m['at_N'])} | {cell(m['at_2N'])}")
     for kind, per in result["per_kind"].items():
         for name in ("ours", "random"):
-            lines.append(f"{kind} ({per['rows_kind']} rows), {name} | {cell(per[name]['at_N'])} | {cell(per[name]['at_2N'])}")
+            m = per[name]
+            lines.append(f"{kind} ({per['rows_kind']} rows), {name} | {cell(m['at_N'])} | {cell(m['at_2N'])}")
     return "\n".join(lines)
 
 

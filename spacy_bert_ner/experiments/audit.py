@@ -198,7 +198,8 @@ def in_context(record: Dict[str, Any], width: int = 60) -> str:
     text, offset = record["sentence_text"], record["sentence_start"]
     start, end = record["start"] - offset, min(record["end"] - offset, len(text))
     left, right = text[max(0, start - width):start], text[end:end + width]
-    return ("…" if start > width else "") + f"{left}⟦{text[start:end]}⟧{right}" + ("…" if end + width < len(text) else "")
+    before, after = ("…" if start > width else ""), ("…" if end + width < len(text) else "")
+    return f"{before}{left}⟦{text[start:end]}⟧{right}{after}"
 
 
 def report_md(records: List[Dict[str, Any]], counts: Dict[str, Dict[str, int]], cv_summary: Dict[str, Any],
@@ -216,7 +217,8 @@ def report_md(records: List[Dict[str, Any]], counts: Dict[str, Dict[str, int]], 
         lines.append(f"| {kind} | " + " | ".join(str(per_label.get(label, 0)) for label in labels)
                      + f" | {sum(per_label.values())} |")
     lines += ["", f"## Top {min(top, len(records))} rows", "",
-              "| rank | score | kind | annotated | predicted | in context | doc/sent |", "|---:|---:|---|---|---|---|---|"]
+              "| rank | score | kind | annotated | predicted | in context | doc/sent |",
+              "|---:|---:|---|---|---|---|---|"]
     for record in records[:top]:
         cells = [record["rank"], f"{record['score']:.3f}", record["kind"], described(record["annotated"]) or "–",
                  described(record["predicted"]) or "–", in_context(record).replace("|", "\\|"),

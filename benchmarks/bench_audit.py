@@ -340,7 +340,7 @@ def main() -> None:
         data, folds, steps = args.data, args.folds, args.max_steps
         encoder = prepare_encoder(args.encoder, work / "encoder", [args.data])
         overrides = {"training.optimizer.learn_rate.warmup_steps": max(1, steps // 5),
-                     "training.eval_frequency": max(1, steps // 3), "checks.max_misaligned": 0.01}
+                     "training.eval_frequency": max(1, steps // 3), "checks.max_misaligned": 0.05}
     overrides["components.transformer.model.name"] = str(encoder)
     docs = draw_docs(read_corpus(data, nlp.vocab)[0], None if args.tiny else args.docs, args.seed)
     clean = [doc.copy() for doc in docs]

@@ -42,8 +42,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import spacy
 from spacy.tokens import Doc, DocBin, Span
 
-from spacy_bert_ner.evaluation.label_issues import (MISSING, WRONG_BOUNDARY, WRONG_TYPE, find_issues, rank,
-                                                     token_marginals)
+from spacy_bert_ner.evaluation.label_issues import MISSING, WRONG_BOUNDARY, WRONG_TYPE, token_marginals
 from spacy_bert_ner.jsonfiles import write_json, write_jsonl
 from spacy_bert_ner.readers import read_corpus
 
@@ -228,16 +227,9 @@ def run_audit(config: Path, data: Path, out: Path, folds: int, max_steps: int, s
 
 def clean_rows(docs: List[Doc], held: Dict[int, Dict[str, Any]]) -> List[Dict[str, Any]]:
     """The rows `audit` would write for `docs`' annotation, from held-out predictions at hand."""
-    from spacy_bert_ner.experiments.audit import issue_record
+    from spacy_bert_ner.experiments.audit import ranked_records
 
-    found_rows = []
-    for i, doc in enumerate(docs):
-        gold = [(e.start, e.end, e.label_) for e in doc.ents]
-        probs = {(s, e, label): p for s, e, label, p in held[i]["spans"]}
-        found_rows += [(issue, {"fold": None, "document": i})
-                       for issue in find_issues(gold, [tuple(e) for e in held[i]["entities"]], probs)]
-    return [issue_record(k, issue, docs[where["document"]], where)
-            for k, (issue, where) in enumerate(rank(found_rows), 1)]
+    return ranked_records(docs, {i: (None, record) for i, record in held.items()})[0]
 
 
 def read_rows(out: Path) -> List[Dict[str, Any]]:

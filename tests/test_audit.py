@@ -15,6 +15,7 @@ from spacy_bert_ner.evaluation.label_issues import (
     Issue,
     count,
     find_issues,
+    kind_weights,
     rank,
     token_marginals,
 )
@@ -61,13 +62,26 @@ def test_rank_puts_the_most_likely_errors_first_and_keeps_ties_in_order():
     probs = {(0, 1, "PER"): 0.05, (3, 4, "LOC"): 0.05, (6, 8, "ORG"): 0.3}
     issues = find_issues(gold, predicted, probs)
     assert [i.kind for i in issues] == [SPURIOUS, WRONG_TYPE, WRONG_BOUNDARY, MISSING]  # text order
-    ranked = [issue for issue, _ in rank((i, {}) for i in issues)]
+    ranked = [issue for _, issue, _ in rank((i, {}) for i in issues)]
     assert [i.kind for i in ranked] == [SPURIOUS, MISSING, WRONG_TYPE, WRONG_BOUNDARY]
     assert [round(i.score, 3) for i in ranked] == [0.95, 0.95, 0.855, 0.35]
     tie = rank([(Issue(MISSING, 0.5, None, (0, 1, "X", 0.5)), {"n": 1}),
                 (Issue(MISSING, 0.5, None, (2, 3, "X", 0.5)), {"n": 2})])
-    assert [where["n"] for _, where in tie] == [1, 2]
+    assert [where["n"] for _, _, where in tie] == [1, 2]
     assert count(ranked)[WRONG_TYPE] == {"LOC": 1} and count(ranked)[MISSING] == {"PER": 1}
+
+
+def test_a_kind_the_model_produces_often_weighs_less():
+    # 10 annotated and 8 predicted entities: 4 spurious rows (rate 0.4), 1 wrong type (0.1), 2 missing (0.25)
+    issues = ([Issue(SPURIOUS, 0.9, (i, i + 1, "PER"), None) for i in range(4)]
+              + [Issue(WRONG_TYPE, 0.8, (10, 11, "LOC"), (10, 11, "ORG", 0.8))]
+              + [Issue(MISSING, 0.7, None, (20 + i, 21 + i, "PER", 0.7)) for i in range(2)])
+    weights = kind_weights(issues, n_annotated=10, n_predicted=8)
+    assert weights == pytest.approx({SPURIOUS: 0.25, WRONG_TYPE: 1.0, MISSING: 0.4, WRONG_BOUNDARY: 1.0})
+    ranked = rank([(issue, None) for issue in issues], weights)
+    assert [issue.kind for _, issue, _ in ranked] == [WRONG_TYPE, MISSING, MISSING] + [SPURIOUS] * 4
+    assert ranked[0][0] == pytest.approx(0.8) and ranked[-1][0] == pytest.approx(0.225)
+    assert kind_weights([], 10, 8) == {kind: 1.0 for kind in (MISSING, SPURIOUS, WRONG_TYPE, WRONG_BOUNDARY)}
 
 
 def test_token_marginals_are_distributions_from_span_mass():

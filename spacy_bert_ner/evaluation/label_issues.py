@@ -20,14 +20,23 @@ likely an annotation error):
   `wrong_type` (a predicted span overlapping several annotated ones is one row per annotated one).
 
 Agreement (a predicted entity equal to an annotated one) is never a row, whatever its score.
+
+Across kinds the scores are not comparable as they are: a model makes some disagreements on its
+own far more often than others (one that misses many entities gives many confident `spurious`
+rows that are its error, not the annotation's). So the ranking weighs each kind by how rare it is
+(`kind_weights`): the rate of the rarest kind over this kind's rate, a rate being rows per chance
+(annotated entities; predicted ones for `missing`). It is confident learning's idea of a threshold
+per class set by the model's own behaviour on the data, with the same share of annotation errors
+assumed behind every kind.
 """
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 import numpy
 
 Span = Tuple[int, int, str]  # token start, token end (exclusive), label
 ScoredSpan = Tuple[int, int, str, float]  # ... and the model's score of it
+T = TypeVar("T")
 
 MISSING = "missing"
 SPURIOUS = "spurious"
@@ -88,10 +97,26 @@ def clip(score: float) -> float:
     return min(1.0, max(0.0, float(score)))
 
 
-def rank(rows: Iterable[Tuple[Issue, dict]]) -> List[Tuple[Issue, dict]]:
-    """Issues of many texts (each with its context) by score, highest first; equal scores keep
-    their order, so the ranking is reproducible."""
-    return sorted(rows, key=lambda row: -row[0].score)
+def kind_weights(issues: Sequence[Issue], n_annotated: int, n_predicted: int) -> Dict[str, float]:
+    """Per kind, the rate of the rarest kind over its own (1 for the rarest, and for a kind without
+    rows); a rate is the kind's rows per chance: per annotated entity, per predicted one for `missing`."""
+    rows = {kind: 0 for kind in KINDS}
+    for issue in issues:
+        rows[issue.kind] += 1
+    rates = {kind: n / (n_predicted if kind == MISSING else n_annotated) for kind, n in rows.items() if n}
+    if not rates:
+        return {kind: 1.0 for kind in KINDS}
+    rarest = min(rates.values())
+    return {kind: rarest / rates[kind] if kind in rates else 1.0 for kind in KINDS}
+
+
+def rank(rows: Iterable[Tuple[Issue, T]], weights: Optional[Mapping[str, float]] = None
+         ) -> List[Tuple[float, Issue, T]]:
+    """(ranking score, issue, context) of the issues of many texts, highest first: the issue's score
+    times its kind's weight (`kind_weights`; none: 1). Equal scores keep their order, so the ranking
+    is reproducible."""
+    scored = [(issue.score * (weights or {}).get(issue.kind, 1.0), issue, where) for issue, where in rows]
+    return sorted(scored, key=lambda row: -row[0])
 
 
 def token_marginals(n_tokens: int, span_probs: Mapping[Span, float], labels: Sequence[str]) -> numpy.ndarray:

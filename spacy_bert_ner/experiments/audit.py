@@ -53,7 +53,7 @@ def audit(config_path: Path, data: Path, output: Path, folds: int = 5, seed: int
     nlp = spacy.blank(load_config(config_path, dict(overrides or {}))["nlp"]["lang"])
     docs, _ = read_gold(data, nlp)
     assignment = assign_folds(len(docs), folds, seed)
-    rows: List[Tuple[Issue, Dict[str, Any]]] = []
+    held: Dict[int, Tuple[int, Dict[str, Any]]] = {}
     for k in range(folds):
         index = [i for i, f in enumerate(assignment) if f == k]
         fold_dir = output / f"fold{k}"
@@ -61,21 +61,12 @@ def audit(config_path: Path, data: Path, output: Path, folds: int = 5, seed: int
         if len(held_out) != len(index):
             raise UserError(f"{fold_dir / HELD_OUT} has {len(held_out)} documents where fold {k} holds "
                             f"{len(index)}: delete {fold_dir} and rerun to predict it again.")
-        for doc_index, record in zip(index, held_out):
-            doc = docs[doc_index]
-            gold = [(e.start, e.end, e.label_) for e in doc.ents]
-            predicted = [tuple(e) for e in record["entities"]]
-            probs = {(s, e, label): p for s, e, label, p in record["spans"]}
-            rows += [(issue, {"fold": k, "document": doc_index})
-                     for issue in label_issues.find_issues(gold, predicted, probs)]
-    ranked = label_issues.rank(rows)
-    records = [issue_record(rank, issue, docs[where["document"]], where) for rank, (issue, where) in
-               enumerate(ranked, 1)]
+        held.update((doc_index, (k, record)) for doc_index, record in zip(index, held_out))
+    records, counts = ranked_records(docs, held)
     labels = sorted({e.label_ for doc in docs for e in doc.ents} | {r["predicted"]["label"] for r in records
                                                                      if r["predicted"]})
     write_jsonl(output / "issues.jsonl", records)
     write_tool_files(output, records, docs, labels, data)
-    counts = label_issues.count(issue for issue, _ in ranked)
     (output / "report.md").write_text(report_md(records, counts, cv_summary, data, top), encoding="utf8")
     summary = {"issues": len(records), "per_kind": {kind: sum(c.values()) for kind, c in counts.items()},
                "counts": counts, "documents": len(docs), "folds": folds, "cv_ents_f": cv_summary["ents_f"]}
@@ -83,6 +74,27 @@ def audit(config_path: Path, data: Path, output: Path, folds: int = 5, seed: int
     msg.table([[kind, n] for kind, n in summary["per_kind"].items()], header=["Kind", "Rows"], divider=True)
     msg.good(f"{len(records)} disagreements ranked in {output / 'issues.jsonl'}; overview in {output / 'report.md'}")
     return summary
+
+
+def ranked_records(docs: List[Doc], held: Dict[int, Tuple[Optional[int], Dict[str, Any]]]
+                   ) -> Tuple[List[Dict[str, Any]], Dict[str, Dict[str, int]]]:
+    """The rows of issues.jsonl, best first, and their counts per kind and label, from the held-out
+    predictions of documents (index -> (fold, held_out.jsonl record))."""
+    rows: List[Tuple[Issue, Dict[str, Any]]] = []
+    n_annotated = n_predicted = 0
+    for doc_index in sorted(held):
+        fold, record = held[doc_index]
+        gold = [(e.start, e.end, e.label_) for e in docs[doc_index].ents]
+        predicted = [tuple(e) for e in record["entities"]]
+        probs = {(s, e, label): p for s, e, label, p in record["spans"]}
+        n_annotated, n_predicted = n_annotated + len(gold), n_predicted + len(predicted)
+        rows += [(issue, {"fold": fold, "document": doc_index})
+                 for issue in label_issues.find_issues(gold, predicted, probs)]
+    weights = label_issues.kind_weights([issue for issue, _ in rows], n_annotated, n_predicted)
+    ranked = label_issues.rank(rows, weights)
+    records = [issue_record(rank, score, issue, docs[where["document"]], where)
+               for rank, (score, issue, where) in enumerate(ranked, 1)]
+    return records, label_issues.count(issue for issue, _ in rows)
 
 
 def predict_held_out(fold_dir: Path, gpu_id: int) -> None:
@@ -150,10 +162,12 @@ def char_span(doc: Doc, span, offset: int) -> Optional[Dict[str, Any]]:
     return out
 
 
-def issue_record(rank: int, issue: Issue, doc: Doc, where: Dict[str, Any]) -> Dict[str, Any]:
-    """One row of issues.jsonl; offsets are characters of the document's text."""
+def issue_record(rank: int, score: float, issue: Issue, doc: Doc, where: Dict[str, Any]) -> Dict[str, Any]:
+    """One row of issues.jsonl: `score` ranks (the model's belief, `model_score`, weighed by kind);
+    offsets are characters of the document's text."""
     sent_index, sent_start, sent_end = sentence_of(doc, issue.start, issue.end)
-    return {"rank": rank, "kind": issue.kind, "score": round(issue.score, 4), "fold": where["fold"],
+    return {"rank": rank, "kind": issue.kind, "score": round(score, 4), "model_score": round(issue.score, 4),
+            "fold": where["fold"],
             "document": where["document"], "sentence": sent_index,
             "sentence_start": doc[sent_start].idx, "sentence_text": doc[sent_start:sent_end].text,
             "start": doc[issue.start].idx, "end": doc[issue.end - 1].idx + len(doc[issue.end - 1]),
@@ -209,7 +223,8 @@ def report_md(records: List[Dict[str, Any]], counts: Dict[str, Dict[str, int]], 
     lines = [f"# Audit of {data}", "",
              f"{len(records)} places where a model trained without the text disagrees with its annotation "
              f"({cv_summary['folds']} folds; held-out F1 {100 * f1['mean']:.1f} ± {100 * f1['std']:.1f}). "
-             "Rows are ranked by the model's belief that the annotation is wrong (issues.jsonl); "
+             "Rows are ranked by the model's belief that the annotation is wrong, weighed by how rarely "
+             "the model disagrees that way (issues.jsonl); "
              "review them in Label Studio (label_studio.json) or Prodigy (prodigy.jsonl).", "",
              "## Rows per kind and label", "",
              "| kind | " + " | ".join(labels) + " | all |", "|---|" + "---:|" * (len(labels) + 1)]

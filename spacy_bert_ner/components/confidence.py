@@ -126,10 +126,13 @@ class BeamConfidence:
                 set_entity_scores(doc, scores, self.spans_key, self.temperature)
                 yield doc
 
-    def span_probabilities(self, docs: Sequence[Doc], batch_size: int = 128) -> List[Dict[Tuple[int, int, str], float]]:
+    def span_probabilities(self, docs: Sequence[Doc], batch_size: int = 128, beam_density: Optional[float] = None
+                           ) -> List[Dict[Tuple[int, int, str], float]]:
         """Per doc, every (start, end, label) the beam holds with the probability mass of the
         parses that contain it (uncalibrated): the greedy entities' scores, and also those of the
-        spans the head ranked below them, which `audit` compares with the annotation."""
+        spans the head ranked below them, which `audit` compares with the annotation.
+        `beam_density` replaces the component's for this call (0: no parse is pruned)."""
+        density = self.beam_density if beam_density is None else beam_density
         ner = self.nlp.get_pipe(self.ner)
         # a doc without tokens has no entities, and the transformer cannot pool an empty batch
         placed = [(i, start, end) for i, doc in enumerate(docs) if len(doc)
@@ -139,7 +142,7 @@ class BeamConfidence:
             # windows hold no entities: spaCy's NER keeps those a doc has, and the beam would
             # then only ever contain the greedy ones
             searched = [window_doc(docs[i], start, end) for i, start, end in chunk]
-            beams = ner.beam_parse(searched, beam_width=self.beam_width, beam_density=self.beam_density)
+            beams = ner.beam_parse(searched, beam_width=self.beam_width, beam_density=density)
             for (i, start, _), scored in zip(chunk, ner.scored_ents(beams)):
                 by_doc[i].update(((s + start, e + start, label), p) for (s, e, label), p in scored.items())
         return by_doc

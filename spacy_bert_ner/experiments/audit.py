@@ -36,7 +36,11 @@ from .trials import RayTrials
 
 HELD_OUT = "held_out.jsonl"
 # Beam spans below this probability are left out of held_out.jsonl: they change no score by more.
-MIN_SPAN_PROB = 1e-4
+MIN_SPAN_PROB = 1e-6
+# The beam keeps every parse it holds (spaCy's default density prunes those far below the best):
+# with pruning, an entity every kept parse shares scores exactly 1, and a ranking of such ties
+# says nothing; without it the mass of the unlikely parses tells them apart.
+AUDIT_BEAM_DENSITY = 0.0
 
 
 def audit(config_path: Path, data: Path, output: Path, folds: int = 5, seed: int = 0, dev_share: float = 0.1,
@@ -118,14 +122,15 @@ def predict_held_out(fold_dir: Path, gpu_id: int) -> None:
             inputs = [Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d]) for d in batch]
             docs = list(nlp.pipe(inputs))
             if beam:
-                by_doc = scorer.span_probabilities(docs)
+                by_doc = scorer.span_probabilities(docs, beam_density=AUDIT_BEAM_DENSITY)
             else:
                 by_doc = [token_classifier_spans(scorer, doc, gold, probs) for doc, gold, (_, probs)
                           in zip(docs, batch, scorer.predict(docs))]
             for doc, spans in zip(docs, by_doc):
-                entities = [[e.start, e.end, e.label_, round(min(1.0, spans.get((e.start, e.end, e.label_), 0.0)), 6)]
+                # probabilities unrounded: near 1 the digits far down still order the rows
+                entities = [[e.start, e.end, e.label_, min(1.0, spans.get((e.start, e.end, e.label_), 0.0))]
                             for e in doc.ents]
-                records.append({"entities": entities, "spans": [[s, e, label, round(p, 6)] for (s, e, label), p
+                records.append({"entities": entities, "spans": [[s, e, label, p] for (s, e, label), p
                                                                 in spans.items() if p >= MIN_SPAN_PROB]})
                 doc._.trf_data = None
     write_jsonl(fold_dir / (HELD_OUT + ".part"), records)

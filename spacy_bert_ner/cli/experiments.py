@@ -1,4 +1,5 @@
-"""Commands that train many times: `sweep` (a grid of settings) and `cv` (k-fold cross-validation)."""
+"""Commands that train many times: `sweep` (a grid of settings), `cv` (k-fold cross-validation) and
+`audit` (cross-validation that ranks likely annotation errors)."""
 from pathlib import Path
 from typing import List, Optional
 
@@ -58,3 +59,34 @@ def cv(
     ray = options.ray_engine(engine, address, RayTrials(address, cpus_per_trial, gpus_per_trial))
     cross_validate(config, data, output, folds, seed, dev_share, max_steps, gpu_id, keep_models,
                    overrides=options.config_overrides(ctx), ray=ray)
+
+
+def audit(
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help="Training config (.cfg), e.g. configs/ner_trf.cfg."),
+    data: Path = typer.Argument(..., help="Annotated corpus: .spacy file, directory of them, or a file convert reads."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for issues.jsonl, report.md, the review "
+                                "files and the folds."),
+    folds: int = typer.Option(5, "--folds", "-k", help="Number of folds: each document is judged by the model "
+                              "trained on the other folds."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment and the dev split."),
+    dev_share: float = typer.Option(0.1, "--dev-share", help="Share of the training documents used as dev set."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="training.max_steps of every fold."),
+    gpu_id: int = options.gpu_id("train and predict on"),
+    top: int = typer.Option(20, "--top", help="Rows shown in context in report.md."),
+    engine: options.TrialEngine = "local",
+    address: options.Address = None,
+    cpus_per_trial: options.CpusPerTrial = 1,
+    gpus_per_trial: options.GpusPerTrial = 0.0,
+):
+    """Rank likely annotation errors: where models trained on the other folds disagree with the annotation.
+
+    Writes issues.jsonl (kinds: missing, spurious, wrong_type, wrong_boundary), report.md and the
+    sentences as Label Studio and Prodigy tasks for review. Extra `--section.key value` options apply
+    to every fold's training; rerun to resume."""
+    from ..experiments.audit import audit as run_audit
+    from ..experiments.trials import RayTrials
+
+    ray = options.ray_engine(engine, address, RayTrials(address, cpus_per_trial, gpus_per_trial))
+    run_audit(config, data, output, folds, seed, dev_share, max_steps, gpu_id, options.config_overrides(ctx),
+              ray, top)

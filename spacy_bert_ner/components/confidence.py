@@ -119,24 +119,33 @@ class BeamConfidence:
         if self.ner not in self.nlp.pipe_names:
             raise ValueError(f"[{self.name}] no component '{self.ner}' in the pipeline {self.nlp.pipe_names}; "
                              f"set {self.name}.ner to the NER component's name.")
-        ner = self.nlp.get_pipe(self.ner)
         for batch in minibatch(docs, batch_size):
-            # a doc without tokens has no entities, and the transformer cannot pool an empty batch
-            placed = [(doc, start, end) for doc in batch if len(doc) for start, end in windows(doc, self.window_tokens)]
-            by_doc: Dict[int, Dict[Tuple[int, int, str], float]] = {id(doc): {} for doc in batch}
-            for chunk in minibatch(placed, batch_size):
-                # windows hold no entities: spaCy's NER keeps those a doc has, and the beam would
-                # then only ever contain the greedy ones
-                searched = [window_doc(doc, start, end) for doc, start, end in chunk]
-                beams = ner.beam_parse(searched, beam_width=self.beam_width, beam_density=self.beam_density)
-                for (doc, start, _), scored in zip(chunk, ner.scored_ents(beams)):
-                    by_doc[id(doc)].update(((s + start, e + start, label), p) for (s, e, label), p in scored.items())
-            for doc in batch:
-                by_span = by_doc[id(doc)]
+            for doc, by_span in zip(batch, self.span_probabilities(batch, batch_size)):
                 # the beam's probabilities sum to 1 up to rounding, so a sum of them can pass 1
                 scores = [min(1.0, by_span.get((e.start, e.end, e.label_), 0.0)) for e in doc.ents]
                 set_entity_scores(doc, scores, self.spans_key, self.temperature)
                 yield doc
+
+    def span_probabilities(self, docs: Sequence[Doc], batch_size: int = 128, beam_density: Optional[float] = None
+                           ) -> List[Dict[Tuple[int, int, str], float]]:
+        """Per doc, every (start, end, label) the beam holds with the probability mass of the
+        parses that contain it (uncalibrated): the greedy entities' scores, and also those of the
+        spans the head ranked below them, which `audit` compares with the annotation.
+        `beam_density` replaces the component's for this call (0: no parse is pruned)."""
+        density = self.beam_density if beam_density is None else beam_density
+        ner = self.nlp.get_pipe(self.ner)
+        # a doc without tokens has no entities, and the transformer cannot pool an empty batch
+        placed = [(i, start, end) for i, doc in enumerate(docs) if len(doc)
+                  for start, end in windows(doc, self.window_tokens)]
+        by_doc: List[Dict[Tuple[int, int, str], float]] = [{} for _ in docs]
+        for chunk in minibatch(placed, batch_size):
+            # windows hold no entities: spaCy's NER keeps those a doc has, and the beam would
+            # then only ever contain the greedy ones
+            searched = [window_doc(docs[i], start, end) for i, start, end in chunk]
+            beams = ner.beam_parse(searched, beam_width=self.beam_width, beam_density=density)
+            for (i, start, _), scored in zip(chunk, ner.scored_ents(beams)):
+                by_doc[i].update(((s + start, e + start, label), p) for (s, e, label), p in scored.items())
+        return by_doc
 
 
 @Language.factory(

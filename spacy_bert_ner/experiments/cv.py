@@ -5,7 +5,9 @@ one document never sit on both sides. For fold k the held-out fold is the test s
 seeded `dev_share` of the remaining documents is the dev set that picks model-best, and the
 rest is trained on. Each fold's model-best is scored on its test fold by `evaluate`, so the
 estimate is never taken on the data that selected the checkpoint. Finished folds are
-skipped on a rerun into the same output directory. The folds train one after the other, or side
+skipped on a rerun into the same output directory. A caller may also run its own step on each
+fold's model-best before it is scored and deleted (`after_fold`, as `audit` predicts the held-out
+fold with it); a fold counts as finished only once both are done. The folds train one after the other, or side
 by side as Ray tasks (`--engine ray`, see `trials`), each scored where it trained.
 """
 import json
@@ -15,7 +17,7 @@ import shutil
 import statistics
 from functools import partial
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from spacy.tokens import DocBin
 from wasabi import msg
@@ -29,6 +31,9 @@ from .trials import RayTrials, run_jobs
 
 SPEC = "cv.json"
 RESULTS = "cv_results.json"
+
+# Called with a fold's directory (model-best, test.spacy) and the GPU, where the fold trained.
+AfterFold = Callable[[Path, int], None]
 
 
 def assign_folds(n_docs: int, k: int, seed: int) -> List[int]:
@@ -55,7 +60,8 @@ def mean_std(values: List[float]) -> Dict[str, Any]:
 def cross_validate(config_path: Path, data: Path, output: Path, folds: int = 5, seed: int = 0,
                    dev_share: float = 0.1, max_steps: Optional[int] = None, gpu_id: int = -1,
                    keep_models: bool = False, n_bootstrap: int = 1000,
-                   overrides: Optional[Dict[str, Any]] = None, ray: Optional[RayTrials] = None) -> Dict[str, Any]:
+                   overrides: Optional[Dict[str, Any]] = None, ray: Optional[RayTrials] = None,
+                   after_fold: Optional[AfterFold] = None) -> Dict[str, Any]:
     import spacy
 
     from ..evaluation.runner import read_gold
@@ -108,7 +114,7 @@ def cross_validate(config_path: Path, data: Path, output: Path, folds: int = 5, 
         msg.text(f"Fold {k}: training on {len(train)} documents (dev {len(dev)}, test {len(test)}) "
                  + ("..." if ray is None else "sent to Ray"))
         jobs.append((k, partial(train_and_score, config_path, fold_dir, run_overrides, seed, n_bootstrap,
-                                keep_models)))
+                                keep_models, after_fold)))
     for k, (result, metrics) in run_jobs(jobs, ray, gpu_id):
         if result["status"] != "done":
             raise UserError(f"Fold {k}: training failed ({result['error']}); see {result['log']}. "
@@ -122,14 +128,18 @@ def cross_validate(config_path: Path, data: Path, output: Path, folds: int = 5, 
 
 
 def train_and_score(config_path: Path, fold_dir: Path, overrides: Dict[str, Any], seed: int, n_bootstrap: int,
-                    keep_models: bool, gpu_id: int) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
-    """Train one fold and score its model-best on the fold's test set (`fold_dir/eval`): the
-    training's result and the metrics (None when it failed). Runs here or as a Ray task."""
+                    keep_models: bool, after_fold: Optional[AfterFold], gpu_id: int
+                    ) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
+    """Train one fold, run `after_fold` on it, and score its model-best on the fold's test set
+    (`fold_dir/eval`, written last: its metrics.json marks the fold finished): the training's
+    result and the metrics (None when it failed). Runs here or as a Ray task."""
     from ..evaluation.runner import evaluate
 
     result = train_in_subprocess(config_path, fold_dir, overrides, gpu_id)
     if result["status"] != "done":
         return result, None
+    if after_fold is not None:
+        after_fold(fold_dir, gpu_id)
     log = fold_dir / "training_log.jsonl"
     metrics = evaluate(str(fold_dir / "model-best"), fold_dir / "test.spacy", fold_dir / "eval",
                        training_log=log if log.is_file() else None, seed=seed,

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEXT = "Mette Frederiksen besøgte Novo Nordisk i Kalundborg."
 # What the train extra brings that the run time must not need (typer comes with spaCy itself).
 WORKBENCH_ONLY = {"matplotlib", "build"}
-RUNTIME_MODULES = re.compile(r"spacy_bert_ner(\.about|\.components(\.\w+)?)?$")
+RUNTIME_MODULES = re.compile(r"spacy_bert_ner(\.about|\.cache|\.components(\.\w+)?)?$")
 
 
 def run_blocked(blocked, *args, cwd=None):

@@ -5,6 +5,7 @@ import sys
 import zipfile
 
 import pytest
+import srsly
 
 from spacy_bert_ner.errors import UserError
 from spacy_bert_ner.inference.packaging import encoder_info, package
@@ -81,8 +82,14 @@ def test_packaging_options_load_from_the_wheel(tmp_path, trained):
     assert result.stdout.split("\n")[:3] == ["['transformer', 'ner', 'bert_ner_confidence', 'bert_ner_overlap', 'bert_ner_cleanup']",
                                               "True", "int8 True"]
     packaged = next(site.glob("da_overlap_ner/da_overlap_ner-0.2.0/transformer/model"))
-    # the same float32 weights (--add-pipe saves the pipeline again, a few bytes of header differ)
-    assert packaged.stat().st_size == pytest.approx((trained / "transformer" / "model").stat().st_size, rel=0.001)
+    # the same float32 weights and the int8 graph beside them (--add-pipe saves the pipeline again,
+    # a few bytes of header differ)
+    from spacy_bert_ner.components.int8 import read_stored
+
+    (shim,) = [shims[0] for shims in srsly.msgpack_loads(packaged.read_bytes())["shims"] if shims]
+    graph = read_stored(shim)[1]["graph"]
+    assert packaged.stat().st_size == pytest.approx((trained / "transformer" / "model").stat().st_size + len(graph),
+                                                    rel=0.001)
 
 
 def test_a_name_with_or_without_the_language_prefix_gives_one_package(tmp_path, trained):
